@@ -1,0 +1,33 @@
+# Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast gates lint install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/spillway demo
+
+gates: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict libs/spillway
+	$(BIN)/lint-imports
+
+test: gates
+	$(BIN)/python -m pytest -q
+
+# Local loop: skip slow end-to-end and chaos tests.
+test-fast: gates
+	$(BIN)/python -m pytest -q -m 'not slow and not chaos'
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The configuration file (the original chart's keys) and its validation."""

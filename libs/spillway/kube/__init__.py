@@ -1,0 +1,1 @@
+"""The Kubernetes adapter: kubernetes_asyncio configuration plus fast raw-JSON calls decoded with msgspec."""

@@ -1,0 +1,1 @@
+"""Pure data model: Kubernetes object views, bus messages, instance specs. No I/O."""

@@ -1,0 +1,1 @@
+"""Service runtime: config, NATS connection, health and metrics endpoints, graceful shutdown."""

@@ -1,0 +1,1 @@
+"""Pod → TKE Serverless instance translation: pure, no I/O."""

@@ -1,0 +1,1 @@
+"""Spillway services: one package per service, each with its handlers and its main."""

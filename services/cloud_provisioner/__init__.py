@@ -1,0 +1,1 @@
+"""Spillway cloud_provisioner service."""

@@ -1,0 +1,1 @@
+"""Spillway node_status service."""
