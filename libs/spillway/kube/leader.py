@@ -1,0 +1,137 @@
+"""Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection does.
+
+One active replica (placement's decision-maker, cloud-provisioner's GC, node-status), the
+others stand by and take over once the lease expires (default 15 s). Optimistic concurrency
+on the Lease's resourceVersion is the only lock; the clock is injected for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from spillway.kube.client import KubeClient, collection_path, object_path
+from spillway.kube.errors import Conflict, KubeError, NotFound
+
+log = logging.getLogger(__name__)
+
+
+def micro_time(epoch: float) -> str:
+    """MicroTime as the API writes it: `2026-01-01T00:00:00.000000Z`."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_micro_time(text: str | None) -> float:
+    if not text:
+        return 0.0
+    text = text.rstrip("Z")
+    fmt = "%Y-%m-%dT%H:%M:%S.%f" if "." in text else "%Y-%m-%dT%H:%M:%S"
+    return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()
+
+
+@dataclass
+class LeaderElector:
+    """Acquire and renew `namespace/name`; `is_leader` tells whether this replica may act."""
+
+    client: KubeClient
+    namespace: str
+    name: str
+    identity: str
+    lease_duration: float = 15.0
+    renew_period: float = 2.0
+    clock: Callable[[], float] = time.time
+    is_leader: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def _path(self) -> str:
+        return object_path("coordination.k8s.io/v1", "leases", self.name, self.namespace)
+
+    def _spec(self, now: float, transitions: int, acquire_time: str | None) -> dict[str, Any]:
+        return {
+            "holderIdentity": self.identity,
+            "leaseDurationSeconds": int(self.lease_duration),
+            "acquireTime": acquire_time or micro_time(now),
+            "renewTime": micro_time(now),
+            "leaseTransitions": transitions,
+        }
+
+    async def try_acquire_or_renew(self) -> bool:
+        """One round: True when we hold the lease afterwards."""
+        now = self.clock()
+        try:
+            lease = await self.client.get_as(self._path, dict[str, Any])
+        except NotFound:
+            body = {
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": self.name, "namespace": self.namespace},
+                "spec": self._spec(now, 0, None),
+            }
+            try:
+                await self.client.request(
+                    "POST", collection_path("coordination.k8s.io/v1", "leases", self.namespace), body=body
+                )
+                return True
+            except Conflict:
+                return False
+        spec = lease.get("spec") or {}
+        holder = spec.get("holderIdentity")
+        renewed = parse_micro_time(spec.get("renewTime"))
+        duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
+        if holder and holder != self.identity and now < renewed + duration:
+            return False
+        transitions = int(spec.get("leaseTransitions") or 0) + (0 if holder == self.identity else 1)
+        acquire = spec.get("acquireTime") if holder == self.identity else None
+        lease["spec"] = self._spec(now, transitions, acquire)
+        try:
+            await self.client.request("PUT", self._path, body=lease)
+            return True
+        except Conflict:
+            return False
+
+    def _set(self, leading: bool) -> None:
+        if leading != self.is_leader:
+            self.is_leader = leading
+            log.info("leadership changed", extra={"lease": f"{self.namespace}/{self.name}", "leader": leading})
+            self.changed.set()
+
+    async def run(self) -> None:
+        """Forever: renew while leading, retry while standing by. Cancel to stop (the lease then
+        expires on its own; call `release()` first for a fast hand-over)."""
+        while True:
+            try:
+                self._set(await self.try_acquire_or_renew())
+            except (TimeoutError, KubeError, OSError) as exc:
+                log.warning("lease round failed", extra={"error": str(exc)})
+                if self.is_leader and self.clock() > self._last_ok + self.lease_duration:
+                    self._set(False)
+            else:
+                if self.is_leader:
+                    self._last_ok = self.clock()
+            await asyncio.sleep(self.renew_period)
+
+    _last_ok: float = 0.0
+
+    async def release(self) -> None:
+        """Give the lease up on graceful shutdown so a standby takes over at once."""
+        if not self.is_leader:
+            return
+        try:
+            lease = await self.client.get_as(self._path, dict[str, Any])
+            if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
+                lease["spec"]["renewTime"] = micro_time(0)
+                lease["spec"]["holderIdentity"] = ""
+                await self.client.request("PUT", self._path, body=lease)
+        except (KubeError, OSError):
+            pass
+        self._set(False)
+
+    async def wait_until_leader(self) -> None:
+        while not self.is_leader:
+            self.changed.clear()
+            await self.changed.wait()
