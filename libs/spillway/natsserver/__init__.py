@@ -1,1 +1,5 @@
-"""Embedded NATS: start nats-server with JetStream on a free loopback port, wait for it, stop it."""
+"""An embedded nats-server (JetStream on) for tests, `spillway demo` and `spillway up`."""
+
+from spillway.natsserver.server import NatsServer, NatsServerError, find_binary, free_port
+
+__all__ = ["NatsServer", "NatsServerError", "find_binary", "free_port"]

@@ -1,1 +1,18 @@
-"""Tracing (OTLP/HTTP from OTEL_* variables), Prometheus metrics and JSON logs carrying the trace id."""
+"""Tracing (OTLP/HTTP from OTEL_* variables), Prometheus metrics and JSON logs for every service."""
+
+from spillway.telemetry.logs import JsonFormatter, redact, register_secret, setup_logging
+from spillway.telemetry.metrics import render_latest
+from spillway.telemetry.tracing import (
+    current_ids,
+    exporter_from_env,
+    extract_context,
+    get_tracer,
+    inject_headers,
+    setup_tracing,
+    shutdown_tracing,
+)
+
+__all__ = [
+    "JsonFormatter", "current_ids", "exporter_from_env", "extract_context", "get_tracer", "inject_headers",
+    "redact", "register_secret", "render_latest", "setup_logging", "setup_tracing", "shutdown_tracing",
+]

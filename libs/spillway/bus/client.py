@@ -1,0 +1,165 @@
+"""The bus connection: connect with endless reconnect, publish with de-duplication and tracing, KV.
+
+`Bus` is what services and tools hold. Publishing retries timeouts with the same `Nats-Msg-Id`,
+so an attempt that landed before the timeout is de-duplicated by the server (2-minute window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from typing import Any, TypeVar
+
+import msgspec
+import nats
+import nats.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from nats.js.errors import NoStreamResponseError
+from nats.js.kv import KeyValue
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from spillway.bus import streams
+from spillway.bus.errors import BusError
+from spillway.bus.kv import TypedKV
+from spillway.model import messages as m
+from spillway.telemetry import get_tracer, inject_headers
+from spillway.telemetry.metrics import BUS_PUBLISH_RETRIES, BUS_PUBLISHED
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MSG_ID_HEADER = "Nats-Msg-Id"
+_RETRYABLE = (nats.errors.TimeoutError, NoStreamResponseError, nats.errors.ConnectionReconnectingError)
+
+
+def content_msg_id(subject: str, data: bytes) -> str:
+    """Default message id: a hash of subject and payload (identical events de-duplicate)."""
+    return hashlib.sha256(subject.encode() + b"\0" + data).hexdigest()[:32]
+
+
+class Bus:
+    """A NATS connection with JetStream, owned by one service (`service` names its consumers and DLQ)."""
+
+    def __init__(self, nc: Client, service: str, *, js_timeout: float = 5.0) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(timeout=js_timeout)
+        self.service = service
+        self._buckets: dict[str, KeyValue] = {}
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, service: str, name: str | None = None, connect_timeout: float = 2.0,
+        reconnect_time_wait: float = 0.5, max_reconnect_attempts: int = -1,
+    ) -> Bus:
+        """Connect; keeps retrying forever by default (also the first connect), logging state changes."""
+
+        async def on_error(exc: Exception) -> None:
+            log.warning("nats error: %s", type(exc).__name__, extra={"error": str(exc)})
+
+        async def on_disconnected() -> None:
+            log.warning("nats disconnected")
+
+        async def on_reconnected() -> None:
+            log.info("nats reconnected")
+
+        nc = await nats.connect(
+            url, name=name or f"spillway-{service}", connect_timeout=int(max(1, connect_timeout)),
+            reconnect_time_wait=reconnect_time_wait, max_reconnect_attempts=max_reconnect_attempts,
+            error_cb=on_error, disconnected_cb=on_disconnected, reconnected_cb=on_reconnected,
+        )
+        return cls(nc, service)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.nc.is_connected)
+
+    async def ensure(self) -> None:
+        """Create or update the stream, the advisory stream and every KV bucket (idempotent)."""
+        self._buckets.update(await streams.ensure_all(self.js))
+
+    async def publish(
+        self, msg: m.Message, *, subject: str | None = None, msg_id: str | None = None,
+        headers: dict[str, str] | None = None, retry_for: float = 30.0,
+    ) -> PubAck:
+        """Publish a catalogue message to JetStream and wait for the ack.
+
+        `subject` defaults to `m.subject_for(msg)`; it must carry msg's type per the catalogue.
+        `msg_id` (de-duplication key) defaults to a hash of subject and payload. Timeouts and
+        "no stream" are retried with the same id for up to `retry_for` seconds, then BusError.
+        """
+        subject = subject or m.subject_for(msg)
+        expected = m.type_for_subject(subject)
+        if not isinstance(msg, expected):
+            raise TypeError(f"{subject} carries {expected.__name__}, not {type(msg).__name__}")
+        return await self.publish_raw(subject, m.encode(msg), msg_id=msg_id, headers=headers, retry_for=retry_for)
+
+    async def publish_raw(
+        self, subject: str, data: bytes, *, msg_id: str | None = None, headers: dict[str, str] | None = None,
+        retry_for: float = 30.0,
+    ) -> PubAck:
+        """Publish bytes as they are (tests, tools); same de-duplication, retry and tracing as publish()."""
+        msg_id = msg_id or content_msg_id(subject, data)
+        with get_tracer().start_as_current_span(
+            f"{subject} publish", kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": subject,
+                        "messaging.message.id": msg_id},
+        ) as span:
+            hdrs = inject_headers({**(headers or {}), MSG_ID_HEADER: msg_id})
+            deadline = time.monotonic() + retry_for
+            delay = 0.1
+            while True:
+                try:
+                    # a fresh dict per attempt: js.publish may modify the one it is given
+                    ack = await self.js.publish(subject, data, headers=dict(hdrs))
+                    break
+                except _RETRYABLE as exc:
+                    if time.monotonic() + delay > deadline:
+                        span.set_status(trace.StatusCode.ERROR, "publish timed out")
+                        why = type(exc).__name__
+                        raise BusError(f"publish to {subject} gave up after {retry_for}s: {why}") from exc
+                    BUS_PUBLISH_RETRIES.labels(subject).inc()
+                    await asyncio.sleep(delay)
+                    delay = min(2.0, delay * 2)
+            span.set_attribute("messaging.nats.stream_sequence", ack.seq)
+            if ack.duplicate:
+                span.set_attribute("messaging.nats.duplicate", True)
+            BUS_PUBLISHED.labels(subject).inc()
+            return ack
+
+    async def kv(self, bucket: str) -> KeyValue:
+        """The raw nats KeyValue of a bucket (created from the catalogue on first use)."""
+        kv = self._buckets.get(bucket)
+        if kv is None:
+            kv = self._buckets[bucket] = await streams.open_bucket(self.js, bucket)
+        return kv
+
+    async def typed_kv(self, bucket: str, value_type: type[T] | None = None) -> TypedKV[T]:
+        """A bucket whose values decode into `value_type` (default: the catalogue's type for it)."""
+        if value_type is None:
+            spec = next((b for b in m.BUCKETS if b.name == bucket), None)
+            if spec is None:
+                raise KeyError(f"bucket {bucket!r} is not in the catalogue; pass value_type")
+            value_type = spec.value_type
+        assert value_type is not None
+        return TypedKV(await self.kv(bucket), value_type)
+
+    async def close(self, drain: bool = True) -> None:
+        """Flush pending publishes and close (drain lets in-flight subscriptions finish)."""
+        if self.nc.is_closed:
+            return
+        try:
+            if drain and self.nc.is_connected:
+                await self.nc.drain()
+            else:
+                await self.nc.close()
+        except (TimeoutError, nats.errors.Error):
+            await self.nc.close()
+
+
+def decode_json(data: bytes) -> Any:
+    """Plain JSON decode (for advisories and tools)."""
+    return msgspec.json.decode(data)

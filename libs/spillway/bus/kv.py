@@ -1,0 +1,63 @@
+"""Typed access to a KV bucket: values are msgspec Structs (or Kubernetes views) encoded as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Generic, TypeVar
+
+import msgspec
+from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.kv import KeyValue
+
+T = TypeVar("T")
+
+
+class TypedKV(Generic[T]):
+    """`put`/`get`/`create`/`update`/`delete`/`keys`/`items` over one bucket with one value type."""
+
+    def __init__(self, kv: KeyValue, value_type: type[T]) -> None:
+        self.raw = kv
+        self.value_type = value_type
+        self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(value_type)
+
+    async def put(self, key: str, value: T) -> int:
+        """Write; returns the new revision."""
+        return await self.raw.put(key, msgspec.json.encode(value))
+
+    async def create(self, key: str, value: T) -> int:
+        """Write only if the key is absent (raises KeyWrongLastSequenceError otherwise)."""
+        return await self.raw.create(key, msgspec.json.encode(value))
+
+    async def update(self, key: str, value: T, last: int) -> int:
+        """Compare-and-set on the revision (raises KeyWrongLastSequenceError when stale)."""
+        return await self.raw.update(key, msgspec.json.encode(value), last=last)
+
+    async def get_entry(self, key: str) -> tuple[T, int] | None:
+        """(value, revision), or None when missing or deleted."""
+        try:
+            entry = await self.raw.get(key)
+        except KeyNotFoundError:
+            return None
+        if entry.value is None or not entry.value or entry.revision is None:
+            return None
+        return self._decoder.decode(entry.value), entry.revision
+
+    async def get(self, key: str) -> T | None:
+        found = await self.get_entry(key)
+        return None if found is None else found[0]
+
+    async def delete(self, key: str) -> None:
+        await self.raw.delete(key)
+
+    async def keys(self) -> list[str]:
+        try:
+            return await self.raw.keys()
+        except NoKeysError:
+            return []
+
+    async def items(self) -> AsyncIterator[tuple[str, T]]:
+        """Every live key and its value (a snapshot, read one by one)."""
+        for key in await self.keys():
+            value = await self.get(key)
+            if value is not None:
+                yield key, value
