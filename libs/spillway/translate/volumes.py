@@ -82,6 +82,8 @@ def plan_volumes(pod: Pod, persistent_volumes: Mapping[str, PersistentVolume], w
 
 def kind_label(kind: str | None) -> str:
     """snake_case field name → the camelCase the user wrote."""
+    if kind == "downward_api":
+        return "downwardAPI"
     head, *rest = (kind or "unknown").split("_")
     return head + "".join(part.capitalize() for part in rest)
 
