@@ -1,0 +1,136 @@
+"""JSON patches (RFC 6902) that carry out a decision on the pod in ONE API write each.
+
+Why JSON patch rather than strategic merge: the admission webhook must answer with a JSON patch
+anyway; a JSON patch can remove exactly our gate (strategic merge needs `$patch: delete`
+directives the sandbox would have to emulate) and append one toleration without resending the
+list. Arrays are addressed safely: the gate is removed by index right after a `test` op that
+checks that index still holds our gate, and `test /metadata/uid` pins the pod incarnation, so a
+stale view makes the API reject the whole patch (422) instead of damaging the pod; the caller
+then re-reads the pod and decides again. Objects absent from the view (`annotations`,
+`tolerations`, `affinity`...) are added whole; present ones are extended member by member.
+
+What the API allows (kubernetes-api.md, "Pod spec updates"): removing scheduling gates, adding
+tolerations, any annotation, and, only while the pod is still gated, narrowing the required node
+affinity (adding requirements to existing terms, or setting terms when there were none). The
+gated-path patch narrows and removes the gate in the same write, so no scheduler can place the
+pod on a local node in between. Send it with Content-Type `application/json-patch+json`
+(kubernetes_asyncio does so for a list body).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from spillway.model.kube import ANNOTATION_DELETION_COST, PLACEMENT_GATE, Pod, Taint
+from spillway.policy.decision import Decision, Outcome
+from spillway.policy.matching import tolerates
+
+JsonPatch = list[dict[str, Any]]
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+
+
+def escape_pointer(token: str) -> str:
+    """RFC 6901: `~` → `~0`, `/` → `~1` (annotation keys contain slashes)."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _json(value: msgspec.Struct) -> Any:
+    return msgspec.to_builtins(value)
+
+
+def _uid_guard(pod: Pod) -> JsonPatch:
+    uid = pod.metadata.uid
+    return [{"op": "test", "path": "/metadata/uid", "value": uid}] if uid else []
+
+
+def _gate_removal(pod: Pod) -> JsonPatch:
+    for index, gate in enumerate(pod.spec.scheduling_gates):
+        if gate.name == PLACEMENT_GATE:
+            path = f"/spec/schedulingGates/{index}"
+            return [{"op": "test", "path": path, "value": {"name": PLACEMENT_GATE}}, {"op": "remove", "path": path}]
+    return []
+
+
+def local_patch(pod: Pod) -> JsonPatch:
+    """Lift only the placement gate (empty when the pod does not carry it: nothing to do)."""
+    removal = _gate_removal(pod)
+    return [*_uid_guard(pod), *removal] if removal else []
+
+
+def add_gate_patch(pod: Pod) -> JsonPatch:
+    """The admission patch adding the placement gate (empty when the pod already has it)."""
+    if pod.is_gated_by(PLACEMENT_GATE):
+        return []
+    gate = {"name": PLACEMENT_GATE}
+    if pod.spec.scheduling_gates:
+        return [{"op": "add", "path": "/spec/schedulingGates/-", "value": gate}]
+    return [{"op": "add", "path": "/spec/schedulingGates", "value": [gate]}]
+
+
+def _toleration_ops(pod: Pod, decision: Decision) -> JsonPatch:
+    toleration = decision.toleration
+    if toleration is None:
+        return []
+    taint = Taint(key=toleration.key or "", effect=toleration.effect or "NoSchedule")
+    if any(tolerates(existing, taint) for existing in pod.spec.tolerations):
+        return []
+    value = _json(toleration)
+    if pod.spec.tolerations:
+        return [{"op": "add", "path": "/spec/tolerations/-", "value": value}]
+    return [{"op": "add", "path": "/spec/tolerations", "value": [value]}]
+
+
+def _annotation_ops(pod: Pod, decision: Decision) -> JsonPatch:
+    if decision.deletion_cost is None:
+        return []
+    cost = str(decision.deletion_cost)
+    if pod.metadata.annotations:
+        path = f"/metadata/annotations/{escape_pointer(ANNOTATION_DELETION_COST)}"
+        return [{"op": "add", "path": path, "value": cost}]
+    return [{"op": "add", "path": "/metadata/annotations", "value": {ANNOTATION_DELETION_COST: cost}}]
+
+
+def _affinity_ops(pod: Pod, decision: Decision) -> JsonPatch:
+    narrowed = decision.narrowed_affinity
+    if narrowed is None:
+        return []
+    required_value = _json(narrowed)
+    affinity = pod.spec.affinity
+    if affinity is None:
+        return [{"op": "add", "path": "/spec/affinity", "value": {"nodeAffinity": {_REQUIRED: required_value}}}]
+    node_affinity = affinity.node_affinity
+    if node_affinity is None:
+        return [{"op": "add", "path": "/spec/affinity/nodeAffinity", "value": {_REQUIRED: required_value}}]
+    base = f"/spec/affinity/nodeAffinity/{_REQUIRED}"
+    required = node_affinity.required_during_scheduling_ignored_during_execution
+    if required is None:
+        return [{"op": "add", "path": base, "value": required_value}]
+    if not required.node_selector_terms:
+        return [{"op": "add", "path": f"{base}/nodeSelectorTerms", "value": required_value["nodeSelectorTerms"]}]
+    ops: JsonPatch = []
+    for index, (old, new) in enumerate(zip(required.node_selector_terms, narrowed.node_selector_terms, strict=True)):
+        added = [_json(req) for req in new.match_fields[len(old.match_fields) :]]
+        term = f"{base}/nodeSelectorTerms/{index}"
+        if old.match_fields:
+            ops.extend({"op": "add", "path": f"{term}/matchFields/-", "value": req} for req in added)
+        else:
+            ops.append({"op": "add", "path": f"{term}/matchFields", "value": added})
+    return ops
+
+
+def cloud_patch(pod: Pod, decision: Decision) -> JsonPatch:
+    """One patch carrying a CLOUD decision out before the bind: lift the gate (gated path), add
+    the super-node toleration (unless one already tolerates the taint), set the deletion cost,
+    and narrow the required node affinity to the chosen node (gated path). ValueError for any
+    other outcome."""
+    if decision.outcome is not Outcome.CLOUD or decision.node is None:
+        raise ValueError(f"cloud_patch needs a CLOUD decision, got {decision.outcome}")
+    return [
+        *_uid_guard(pod),
+        *_gate_removal(pod),
+        *_affinity_ops(pod, decision),
+        *_toleration_ops(pod, decision),
+        *_annotation_ops(pod, decision),
+    ]
