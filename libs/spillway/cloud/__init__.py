@@ -1,1 +1,27 @@
-"""The cloud seam: the provider Protocol, the TKE Serverless client on the SDK's async client, its errors."""
+"""The cloud seam: the provider Protocol, the TKE Serverless client on the SDK's async client, its errors.
+
+Use `TkeProvider(TkeSettings(...))` through the `InstanceProvider` Protocol; catch the types in
+`spillway.cloud.errors`; name instances with `instance_name(cluster_id, pod_uid)`.
+"""
+
+from spillway.cloud.errors import (
+    AuthError,
+    CloudError,
+    InvalidRequestError,
+    NotFoundError,
+    QuotaError,
+    RetryableError,
+    SoldOutError,
+)
+from spillway.cloud.instance import ContainerStatus, CreateRequest, Instance, InstanceEvent
+from spillway.cloud.naming import instance_name, name_prefix
+from spillway.cloud.provider import EventSource, InstanceProvider, LogSource
+from spillway.cloud.retry import Backoff, ShouldRetry
+from spillway.cloud.tke import TkeProvider
+from spillway.cloud.transport import TkeSettings
+
+__all__ = [
+    "AuthError", "Backoff", "CloudError", "ContainerStatus", "CreateRequest", "EventSource", "Instance",
+    "InstanceEvent", "InstanceProvider", "InvalidRequestError", "LogSource", "NotFoundError", "QuotaError",
+    "RetryableError", "ShouldRetry", "SoldOutError", "TkeProvider", "TkeSettings", "instance_name", "name_prefix",
+]
