@@ -1,1 +1,36 @@
-"""The Kubernetes API sandbox: an in-memory API server that kubectl and kubernetes_asyncio take for real."""
+"""The Kubernetes API sandbox: an in-memory API server that kubectl and kubernetes_asyncio take for real.
+
+Use it in-process (`async with Sandbox(SandboxOptions()) as sb:` → `sb.url`, `sb.kubeconfig_path`,
+`sb.store`, `sb.audit`, `sb.token_for(ns, sa)`) or as `spillway sandbox`. Module map: resources
+(kinds), store (semantics, watch history, admission hooks, GC), watch (fan-out), selectors,
+patch, pod_rules, events_view, api (HTTP), subresources (scale, eviction, log proxy), discovery,
+tables, rbac (tokens, authorizer, audit), certs, persistence, server, cli.
+
+Deliberately left out (each is either not needed by Spillway/kubectl or documented as simplified):
+- Pagination: `limit`/`continue` are accepted, everything is returned, no continue token.
+- Protobuf, CBOR and YAML responses (JSON only); YAML request bodies are accepted.
+- Full OpenAPI schemas: `/openapi/v2` is 404, `/openapi/v3` is a stub with GVKs and
+  `fieldValidation` only; unknown fields are kept, never rejected (no schema validation).
+- Server-side apply field management: apply-patch is create-or-strategic-merge, no
+  managedFields, no conflicts, `force` ignored.
+- Validation beyond required fields: pods (containers, names, images), events (involvedObject,
+  eventTime on events.k8s.io), names/generateName; no quantity or DNS-name validation.
+- Pod update rules cover the allowed-field list; activeDeadlineSeconds may change freely and
+  negative terminationGracePeriodSeconds are not special-cased.
+- Binding a deleting pod answers 409 Conflict (the real server's plain error surfaces as 500).
+- Namespace deletion removes the contents immediately (no Terminating phase); Foreground
+  propagation behaves like Background; GC is synchronous within the DELETE.
+- Watch caches are per resource with `--watch-history` events each; a RV newer than the store
+  is served from now on (the real server waits and may answer 504); no `sendInitialEvents`.
+- Aggregated discovery (apidiscovery.k8s.io/v2): answered with the plain documents (kubectl
+  falls back); no API priority and fairness, no admission plugins other than the hooks, no
+  ResourceQuota/LimitRange, no PodDisruptionBudgets (eviction is a plain graceful delete).
+- Authentication is bearer tokens only (admin + per-service-account); plain HTTP, no TLS on
+  the API itself. Non-resource URLs are open to any authenticated user.
+- Status `reason` for 405 is the real `MethodNotAllowed`.
+"""
+
+from spillway.sandbox.server import Sandbox, SandboxOptions
+from spillway.sandbox.store import AdmissionHook, AdmissionRequest, Store
+
+__all__ = ["AdmissionHook", "AdmissionRequest", "Sandbox", "SandboxOptions", "Store"]
