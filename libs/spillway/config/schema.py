@@ -1,0 +1,94 @@
+"""The configuration file's shape: the original chart's install values plus Spillway's own keys.
+
+Keys are camelCase as in the chart (`cloud.appID`, `cloud.subnets[].zone`…). Unknown keys are
+errors (a typo should not silently fall back to a default). Everything is frozen.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from spillway.config.secret import Secret
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Base: camelCase keys, unknown keys refused."""
+
+
+class Subnet(_Section, frozen=True):
+    id: str
+    """Subnet id, e.g. subnet-abc123; one super node `eklet-<id>` per subnet."""
+    zone: str
+    """Availability zone of the subnet, e.g. ap-guangzhou-3."""
+
+
+class CloudConfig(_Section, frozen=True):
+    app_id: str = msgspec.field(default="", name="appID")
+    owner_uin: str = msgspec.field(default="", name="ownerUIN")
+    secret_id: str = msgspec.field(default="", name="secretID")
+    secret_key: Secret | None = msgspec.field(default=None, name="secretKey")
+    vpc_id: str = msgspec.field(default="", name="vpcID")
+    region_short: str = ""
+    region_long: str = ""
+    subnets: list[Subnet] = []
+    api_endpoint: str = ""
+    """host:port of the API (default tke.tencentcloudapi.com); `http://host:port` allowed for the emulator."""
+    cluster_id: str = msgspec.field(default="spillway", name="clusterID")
+    """Prefix of instance names; distinguishes clusters sharing an account."""
+    security_group_ids: list[str] = []
+    instance_quota: int = 100
+    """How many container instances this cluster may run (super-node capacity is derived from it)."""
+
+
+class EkletConfig(_Section, frozen=True):
+    pod_used_apiserver: str = ""
+    """The IDC API server address as reachable from the VPC (KUBERNETES_SERVICE_HOST/PORT of cloud pods)."""
+
+
+class NatsConfig(_Section, frozen=True):
+    url: str = "nats://127.0.0.1:4222"
+
+
+class KubernetesConfig(_Section, frozen=True):
+    kubeconfig: str = ""
+    """Path to a kubeconfig; empty means in-cluster configuration."""
+
+
+class PlacementConfig(_Section, frozen=True):
+    switch_precedence: Literal["documented", "workload"] = "documented"
+    deletion_cost: int = -100
+    excluded_namespaces: list[str] = msgspec.field(default_factory=lambda: ["kube-system", "tke-eni-ip-webhook"])
+    sold_out_cooldown_seconds: float = 300.0
+
+
+class TelemetryConfig(_Section, frozen=True):
+    health_port: int = 8080
+    """Serves /healthz, /readyz and /metrics."""
+    metrics_port: int = 0
+    """Also serve the same endpoints here when non-zero and different from healthPort."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class TLSConfig(_Section, frozen=True):
+    cert_file: str = ""
+    key_file: str = ""
+
+
+class AdmissionConfig(_Section, frozen=True):
+    port: int = 8443
+    tls: TLSConfig = TLSConfig()
+
+
+class Config(_Section, frozen=True):
+    """The whole file. `source` is the path it was read from (for error messages)."""
+
+    cloud: CloudConfig = CloudConfig()
+    eklet: EkletConfig = EkletConfig()
+    nats: NatsConfig = NatsConfig()
+    kubernetes: KubernetesConfig = KubernetesConfig()
+    placement: PlacementConfig = PlacementConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    admission: AdmissionConfig = AdmissionConfig()
+    source: str = ""

@@ -1,0 +1,149 @@
+"""Run one service: startup → run → shutdown, uvicorn style (signal handlers only set a flag).
+
+startup: telemetry, health server, NATS (retrying forever), stream/buckets, startup hooks,
+consumers, the DLQ advisory mover, background tasks. run: wait for SIGTERM/SIGINT (or a crashed
+background task). shutdown: stop fetching, drain in-flight handlers for up to `grace` seconds,
+cancel background tasks, shutdown hooks, close NATS, flush traces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from spillway.bus import AdvisoryMover, Bus, Consumer
+from spillway.config import Config
+from spillway.runtime.health import HealthServer
+from spillway.runtime.service import Context, Service
+from spillway.telemetry import register_secret, setup_logging, setup_tracing, shutdown_tracing
+from spillway.telemetry.metrics import SERVICE_READY
+
+log = logging.getLogger("spillway.runtime")
+
+
+class Runtime:
+    """Drives one Service. `stop()` (or a signal) ends `serve()`, which returns the exit status."""
+
+    def __init__(
+        self, service: Service, config: Config, *, nats_url: str | None = None, health_port: int | None = None,
+        grace: float = 10.0, health_host: str = "0.0.0.0",
+    ) -> None:
+        self.service = service
+        self.config = config
+        self.nats_url = nats_url or config.nats.url
+        ports = [config.telemetry.health_port if health_port is None else health_port]
+        if config.telemetry.metrics_port and config.telemetry.metrics_port not in ports:
+            ports.append(config.telemetry.metrics_port)
+        self.health = HealthServer(self.is_ready, ports, health_host)
+        self.grace = grace
+        self.bus: Bus | None = None
+        self.consumers: list[Consumer] = []
+        self.mover: AdvisoryMover | None = None
+        self._started = False
+        self._stop = asyncio.Event()
+        self._exit_code = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def is_ready(self) -> bool:
+        ready = self._started and self.bus is not None and self.bus.connected and self.service.is_ready()
+        SERVICE_READY.labels(self.service.name).set(1 if ready else 0)
+        return ready
+
+    def stop(self, exit_code: int = 0) -> None:
+        """Ask for a graceful shutdown (safe from signal handlers)."""
+        self._exit_code = self._exit_code or exit_code
+        self._stop.set()
+
+    async def serve(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        try:
+            if await self._startup():
+                await self._stop.wait()
+        finally:
+            await self._shutdown()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+        return self._exit_code
+
+    async def _startup(self) -> bool:
+        """False when a stop came before startup finished."""
+        await self.health.start()
+        log.info("health server listening", extra={"ports": self.health.bound_ports})
+        connecting = asyncio.create_task(Bus.connect(self.nats_url, service=self.service.name))
+        stopping = asyncio.create_task(self._stop.wait())
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await connecting
+            return False
+        self.bus = connecting.result()
+        await self.bus.ensure()
+        ctx = Context(self.service.name, self.config, self.bus, logging.getLogger(f"spillway.{self.service.name}"))
+        self.service.bind(ctx)
+        for hook in self.service.startup_hooks:
+            await hook(ctx)
+        for spec in self.service.handlers.specs:
+            consumer = Consumer(self.bus, spec)
+            await consumer.start()
+            self.consumers.append(consumer)
+        self.mover = AdvisoryMover(self.bus, [c.name for c in self.consumers])
+        await self.mover.start()
+        for fn in self.service.background_tasks:
+            task = asyncio.create_task(fn(ctx), name=f"background:{fn.__name__}")
+            task.add_done_callback(self._background_done)
+            self._tasks.append(task)
+        self._started = True
+        log.info("service started", extra={"nats": self.nats_url, "consumers": [c.name for c in self.consumers]})
+        return not self._stop.is_set()
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("background task crashed", exc_info=exc, extra={"task": task.get_name()})
+            self.stop(1)
+
+    async def _shutdown(self) -> None:
+        self._started = False
+        log.info("shutting down", extra={"grace_seconds": self.grace})
+        await asyncio.gather(*(c.stop(self.grace) for c in self.consumers), return_exceptions=True)
+        if self.mover is not None:
+            await self.mover.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.service._ctx is not None:
+            for hook in self.service.shutdown_hooks:
+                try:
+                    await hook(self.service.ctx)
+                except Exception:
+                    log.exception("shutdown hook failed", extra={"hook": getattr(hook, "__name__", "?")})
+        self.service.bind(None)
+        if self.bus is not None:
+            await self.bus.close()
+        await self.health.stop()
+        log.info("stopped", extra={"exit_code": self._exit_code})
+
+
+def run_service(
+    service: Service, config: Config, *, nats_url: str | None = None, health_port: int | None = None,
+    grace: float = 10.0,
+) -> int:
+    """Set up logs and tracing as `spillway-<name>`, run until a signal, return the exit status."""
+    setup_logging(f"spillway-{service.name}", config.telemetry.log_level)
+    if config.cloud.secret_key:
+        register_secret(config.cloud.secret_key.reveal())
+    setup_tracing(f"spillway-{service.name}")
+    try:
+        return asyncio.run(Runtime(service, config, nats_url=nats_url, health_port=health_port, grace=grace).serve())
+    finally:
+        shutdown_tracing()

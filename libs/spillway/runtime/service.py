@@ -1,0 +1,101 @@
+"""The Service interface every `services/<name>/main.py` fills in, and the Context it is handed.
+
+A service module creates one `Service` and decorates plain functions (kopf style; the decorators
+return them unchanged):
+
+    service = Service("placement")
+
+    @service.on(messages.POD_PENDING_GATED, messages.POD_PENDING_UNSCHEDULABLE)
+    async def on_pending(event: PodEvent) -> None:
+        await service.ctx.bus.publish(decision)          # ack/nak/DLQ/tracing done by the runtime
+
+    @service.on_startup
+    async def warm_up(ctx: Context) -> None: ...          # before consumers start; ctx.config, ctx.bus
+
+    @service.background
+    async def resync(ctx: Context) -> None: ...           # runs until shutdown (then cancelled)
+
+    @service.on_shutdown
+    async def flush(ctx: Context) -> None: ...
+
+`service.set_ready(False)` makes /readyz answer 503 (e.g. while a cache is not synced yet).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from spillway.bus import Bus, Handlers
+from spillway.bus.handlers import Handler
+from spillway.bus.retry import RetryPolicy, default_retry
+from spillway.config import Config
+from spillway.model import messages as m
+
+Hook = Callable[["Context"], Coroutine[Any, Any, None]]
+F = TypeVar("F", bound=Hook)
+H = TypeVar("H", bound=Handler)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a running service gets: its name, the validated config, the bus and a logger."""
+
+    service: str
+    config: Config
+    bus: Bus
+    log: logging.Logger
+
+
+class Service:
+    """Handlers, hooks and background tasks of one service; the runtime drives it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.handlers = Handlers()
+        self.startup_hooks: list[Hook] = []
+        self.shutdown_hooks: list[Hook] = []
+        self.background_tasks: list[Hook] = []
+        self._ready = True
+        self._ctx: Context | None = None
+
+    def on(
+        self, *subjects: str, durable: str | None = None, max_deliver: int = 5, ack_wait: float = 30.0,
+        batch: int = 20, concurrency: int = 1, retry: RetryPolicy = default_retry,
+        message_type: type[m.Message] | None = None,
+    ) -> Callable[[H], H]:
+        """Register a bus handler `async def fn(msg)`; see `spillway.bus.Handlers.on`."""
+        return self.handlers.on(*subjects, durable=durable, max_deliver=max_deliver, ack_wait=ack_wait, batch=batch,
+                                concurrency=concurrency, retry=retry, message_type=message_type)
+
+    def on_startup(self, fn: F) -> F:
+        self.startup_hooks.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: F) -> F:
+        self.shutdown_hooks.append(fn)
+        return fn
+
+    def background(self, fn: F) -> F:
+        """A long-running task started after the consumers; if it raises, the service exits 1."""
+        self.background_tasks.append(fn)
+        return fn
+
+    def set_ready(self, ready: bool) -> None:
+        self._ready = ready
+
+    def is_ready(self) -> bool:
+        return self._ready
+
+    @property
+    def ctx(self) -> Context:
+        """The running context (available from startup on)."""
+        if self._ctx is None:
+            raise RuntimeError(f"service {self.name!r} is not running")
+        return self._ctx
+
+    def bind(self, ctx: Context | None) -> None:
+        """Called by the runtime at startup and shutdown."""
+        self._ctx = ctx

@@ -1,0 +1,15 @@
+"""The watcher service: the only one that watches Kubernetes; publishes pod/node/config events, fills KV.
+
+Idle for now (starts, connects to NATS, serves /healthz, /readyz and /metrics, drains on SIGTERM).
+Handlers are added like this; the runtime acks, retries with backoff, dead-letters and traces:
+
+    @service.on(messages.POD_BOUND)
+    async def on_bound(event: messages.PodEvent) -> None:
+        await service.ctx.bus.publish(...)
+
+Run it with `spillway run watcher --config FILE`.
+"""
+
+from spillway.runtime import Service
+
+service = Service("watcher")
