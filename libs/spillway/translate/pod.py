@@ -87,7 +87,7 @@ def translate_pod(pod: Pod, ctx: TranslationContext) -> TranslationResult:
     if credentials:
         request["ImageRegistryCredentials"] = credentials
     dns = choose_dns(pod, ctx.node_resolv_conf, warnings)
-    if dns is not None:
+    if dns is not None and dns.to_api():
         request["DnsConfig"] = dns.to_api()
     _optional_annotations(pod, request, warnings)
     _pod_level_warnings(pod, warnings)

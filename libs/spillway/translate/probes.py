@@ -4,8 +4,8 @@ The API knows exec, httpGet (Path, Port, Scheme all required) and tcpSocket, for
 readiness only. Named ports are resolved against the container's ports here, because the API
 has no port list. Kubernetes' defaults are written out (timeout 1 s, period 10 s, thresholds
 1/3) so the instance probes exactly as a kubelet would, whatever the cloud's defaults are.
-What cannot be expressed (grpc probes, startup probes, a probe `host`, HTTP headers) is
-dropped with a warning.
+What cannot be expressed (grpc probes, startup probes, a probe `host`) is dropped with a
+warning; httpGet headers are not even in our pod view, so they are dropped silently.
 """
 
 from __future__ import annotations
