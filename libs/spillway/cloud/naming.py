@@ -30,7 +30,7 @@ def instance_name(cluster_id: str, pod_uid: str) -> str:
     prefix = name_prefix(cluster_id)
     uid = _slug(pod_uid, 64)
     room = MAX_LEN - len(prefix)
-    if not uid or len(uid) > room or uid != pod_uid.lower():
+    if not uid or len(uid) > room or uid != pod_uid:
         # Unusual uids (not a UUID) are hashed so distinct uids never collide after slugging.
         uid = hashlib.sha256(pod_uid.encode()).hexdigest()[:room]
     return prefix + uid

@@ -1,0 +1,142 @@
+"""Pure parts of the cloud client: names, error mapping, backoff, retry loop, token bucket, batcher."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from spillway.cloud import (
+    AuthError,
+    CloudError,
+    InvalidRequestError,
+    NotFoundError,
+    QuotaError,
+    RetryableError,
+    SoldOutError,
+    instance_name,
+    name_prefix,
+)
+from spillway.cloud.batcher import Batcher
+from spillway.cloud.clock import VirtualClock
+from spillway.cloud.errors import classify
+from spillway.cloud.ratelimit import TokenBucket
+from spillway.cloud.retry import Backoff, call_with_retry
+
+NAME_RULE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+UID = "6f1c1e9a-3b7d-4a52-9d7e-0c1a2b3c4d5e"
+
+
+@pytest.mark.parametrize(("cluster", "uid"), [
+    pytest.param("prod-idc-1", UID, id="typical"),
+    pytest.param("Cluster_With.Odd/Chars", UID, id="odd-cluster-id"),
+    pytest.param("x" * 200, UID, id="very-long-cluster-id"),
+    pytest.param("9starts-with-digit", UID, id="digit-cluster"),
+    pytest.param("c", "NOT-A-UUID_but_some/uid" * 5, id="odd-long-uid"),
+    pytest.param("", "", id="empty"),
+])
+def test_instance_name_follows_the_api_rules(cluster: str, uid: str) -> None:
+    name = instance_name(cluster, uid)
+    assert NAME_RULE.match(name), name
+    assert name == instance_name(cluster, uid)
+    assert name.startswith(name_prefix(cluster))
+
+
+def test_instance_names_are_distinct() -> None:
+    names = {instance_name(c, u) for c in ("a", "b", "A") for u in (UID, UID.upper().replace("6", "7"), "x", "X")}
+    assert len(names) == 12
+    assert instance_name("a", UID).endswith(UID)
+
+
+@pytest.mark.parametrize(("code", "idempotent", "expected"), [
+    pytest.param("RequestLimitExceeded", True, RetryableError, id="throttled"),
+    pytest.param("RequestLimitExceeded.UinLimitExceeded", True, RetryableError, id="throttled-uin"),
+    pytest.param("InternalError", True, RetryableError, id="internal-idempotent"),
+    pytest.param("InternalError.UnexceptedInternal", False, CloudError, id="internal-not-idempotent"),
+    pytest.param("InternalError.ContainerNotFound", True, NotFoundError, id="container-not-found"),
+    pytest.param("ServerNetworkError", True, RetryableError, id="server-network"),
+    pytest.param("ClientNetworkError", True, RetryableError, id="client-network"),
+    pytest.param("LimitExceeded", True, QuotaError, id="quota"),
+    pytest.param("ResourcesSoldOut", True, SoldOutError, id="sold-out"),
+    pytest.param("ResourceInsufficient.SpecifiedInstanceType", True, SoldOutError, id="insufficient"),
+    pytest.param("ResourceNotFound", True, NotFoundError, id="not-found"),
+    pytest.param("AuthFailure.SignatureExpire", True, AuthError, id="auth"),
+    pytest.param("UnauthorizedOperation", True, AuthError, id="unauthorized"),
+    pytest.param("InvalidParameterValue.ImageNotFound", True, InvalidRequestError, id="invalid"),
+    pytest.param("MissingParameter", True, InvalidRequestError, id="missing"),
+    pytest.param("FailedOperation", True, CloudError, id="unmapped"),
+])
+def test_classify(code: str, idempotent: bool, expected: type[CloudError]) -> None:
+    err = classify(code, "msg", "req-1", idempotent=idempotent)
+    assert type(err) is expected
+    assert (err.code, err.message, err.request_id) == (code, "msg", "req-1")
+
+
+@pytest.mark.parametrize(("attempt", "error", "delay"), [
+    pytest.param(1, RetryableError("InternalError"), 0.1, id="first"),
+    pytest.param(3, RetryableError("InternalError"), 0.4, id="third"),
+    pytest.param(20, RetryableError("InternalError"), None, id="out-of-attempts"),
+    pytest.param(10, RetryableError("InternalError"), 5.0, id="capped"),
+    pytest.param(1, RetryableError("RequestLimitExceeded"), 0.25, id="throttled-base"),
+    pytest.param(1, QuotaError("LimitExceeded"), None, id="not-retryable"),
+])
+def test_backoff_with_full_jitter(attempt: int, error: CloudError, delay: float | None) -> None:
+    policy = Backoff(base=0.2, throttled_base=0.5, cap=10, max_attempts=12, rng=lambda: 0.5)
+    assert policy(attempt, error) == delay
+
+
+async def test_retry_loop_on_virtual_time() -> None:
+    clock = VirtualClock()
+    outcomes: list[Exception | str] = [RetryableError("InternalError"), RetryableError("RequestLimitExceeded"), "ok"]
+
+    async def flaky() -> str:
+        out = outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    assert await call_with_retry(flaky, lambda attempt, err: 1.0, clock=clock) == "ok"
+    assert clock.slept == [1.0, 1.0]
+
+    async def always() -> str:
+        raise RetryableError("InternalError")
+
+    with pytest.raises(RetryableError):
+        await call_with_retry(always, lambda attempt, err: 4.0, clock=clock, max_elapsed=10.0)
+    assert clock.slept[2:] == [4.0, 4.0]
+
+
+async def test_token_bucket_spaces_calls() -> None:
+    clock = VirtualClock()
+    bucket = TokenBucket(rate=10, burst=2, clock=clock)
+    for _ in range(6):
+        await bucket.acquire()
+    assert clock.now == pytest.approx(0.4)
+    assert not bucket.try_take()
+    clock.advance(0.1)
+    assert bucket.try_take()
+
+
+async def test_batcher_coalesces_and_splits() -> None:
+    clock = VirtualClock()
+    batches: list[list[int]] = []
+
+    async def run(keys: list[int]) -> dict[int, int]:
+        batches.append(keys)
+        return {k: k * 2 for k in keys if k != 13}
+
+    batcher: Batcher[int, int | None] = Batcher(run, max_items=100, default=None, idle=0.01, max_wait=1, clock=clock)
+    results = await asyncio.gather(*(batcher.submit(i) for i in [*range(250), 5]))  # 5 again: a third-batch key
+    assert [len(b) for b in batches] == [100, 100, 51]
+    assert results[13] is None and results[7] == 14 and results[-1] == 10
+    await batcher.close()
+
+
+async def test_batcher_shares_a_failure() -> None:
+    async def run(keys: list[str]) -> dict[str, str]:
+        raise QuotaError("LimitExceeded")
+
+    batcher: Batcher[str, str] = Batcher(run, max_items=20, default="", clock=VirtualClock())
+    results = await asyncio.gather(batcher.submit("a"), batcher.submit("b"), return_exceptions=True)
+    assert all(isinstance(r, QuotaError) for r in results)
+    await batcher.close()
