@@ -49,7 +49,8 @@ class InstanceProvider(Protocol):
 class LogSource(Protocol):
     async def logs(self, instance_id: str, container: str | None = None, tail: int | None = None) -> str:
         """The last `tail` lines (None: the API default, 500) of a container's log (None: the
-        first container). Raises NotFoundError, or RetryableError while the instance is starting."""
+        first container). Raises NotFoundError, or CloudError `ResourceUnavailable.EksContainerStatus`
+        while the instance is not running yet."""
         ...
 
 

@@ -126,6 +126,7 @@ class Store:
         self.dirty = False
         self._used_ips: dict[str, set[str]] = {}
         self._cursor: dict[str, int] = {}
+        self._changing: set[str] = set()  # ids with a transition still ahead (tick looks only at these)
         self.calls: Counter[str] = Counter()  # requests received per action (benchmarks count these)
         self.errors: defaultdict[str, Counter[str]] = defaultdict(Counter)  # action → error code → count
 
@@ -134,7 +135,11 @@ class Store:
     def tick(self) -> None:
         """Apply every transition that is due at the clock's current time."""
         now = self.clock()
-        for rec in self.records.values():
+        for id_ in list(self._changing):
+            rec = self.records.get(id_)
+            if rec is None:
+                self._changing.discard(id_)
+                continue
             if rec.status == "Pending" and now >= rec.start_at:
                 rec.status, rec.started_at = "Running", rec.start_at
                 for c in rec.spec["Containers"]:
@@ -146,6 +151,8 @@ class Store:
                 rec.add_event(rec.fail_at, "Failed", f"Container exited with code {rec.exit_code}: {rec.reason}",
                               "Warning")
                 self.dirty = True
+            if rec.status != "Pending" and not (rec.status == "Running" and rec.fail_at is not None):
+                self._changing.discard(id_)
 
     def create(self, *, name: str, region: str, zone: str, spec: dict[str, Any],
                fail_after: float | None, exit_code: int = 1, reason: str = "Error") -> Record:
@@ -158,6 +165,7 @@ class Store:
             rec.fail_at = rec.start_at + fail_after
         rec.add_event(now, "Scheduled", f"Successfully assigned {name} to {zone}")
         self.records[rec.id] = rec
+        self._changing.add(rec.id)
         self.dirty = True
         self.tick()
         return rec
@@ -190,6 +198,7 @@ class Store:
 
     def reset(self) -> None:
         self.records.clear()
+        self._changing.clear()
         self._used_ips.clear()
         self.dirty = True
 
@@ -231,6 +240,7 @@ class Store:
             return
         records = msgspec.json.decode(path.read_bytes(), type=list[Record])
         self.records = {r.id: r for r in records}
+        self._changing = {r.id for r in records if r.status in ("Pending", "Running")}
         self._used_ips = {}
         for r in records:
             self._used_ips.setdefault(r.spec["SubnetId"], set()).add(r.private_ip)
