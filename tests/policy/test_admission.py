@@ -60,7 +60,8 @@ def test_namespace_from_the_request_when_the_object_has_none() -> None:
         pytest.param({"LOCAL_REPLICAS": "-2"}, None, [
             "pod annotation: LOCAL_REPLICAS='-2' is not a non-negative integer; treated as unset"], id="bad replicas"),
         pytest.param({**LR, "AUTO_SCALE_EKS": "yes"}, None, [
-            "pod annotation: AUTO_SCALE_EKS='yes' is not \"true\" or \"false\"; treated as unset"], id="bad workload switch"),
+            "pod annotation: AUTO_SCALE_EKS='yes' is not \"true\" or \"false\"; treated as unset"],
+            id="bad workload switch"),
         pytest.param(LR, "on", [
             "ConfigMap kube-system/eks-config: AUTO_SCALE_EKS='on' is not \"true\" or \"false\"; treated as unset"],
             id="bad global switch"),
