@@ -61,7 +61,7 @@ class Bus:
             log.warning("nats error: %s", type(exc).__name__, extra={"error": str(exc)})
 
         async def on_disconnected() -> None:
-            log.warning("nats disconnected")
+            log.info("nats disconnected")
 
         async def on_reconnected() -> None:
             log.info("nats reconnected")
