@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from kubernetes_asyncio import client
-
 from spillway.sandbox import Sandbox
 
 

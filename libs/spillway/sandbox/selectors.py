@@ -127,9 +127,7 @@ class LabelSelector:
 def _field_value(obj: Mapping[str, Any], path: str) -> str:
     cur: Any = obj
     for part in path.split("."):
-        if not isinstance(cur, Mapping):
-            return ""
-        cur = cur.get(part)
+        cur = cur.get(part) if isinstance(cur, Mapping) else None
     if cur is None:
         return "false" if path in ("spec.unschedulable", "spec.hostNetwork") else ""
     if isinstance(cur, bool):

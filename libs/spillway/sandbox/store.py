@@ -31,6 +31,15 @@ from spillway.sandbox.watch import Watcher, WatchEvent
 Obj = dict[str, Any]
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+# Status fields the Go types always serialise (no omitempty), so clients' models require them.
+_INITIAL_STATUS: dict[str, dict[str, Any]] = {
+    "replicasets": {"replicas": 0},
+    "persistentvolumeclaims": {"phase": "Pending"},
+    "persistentvolumes": {"phase": "Pending"},
+    "statefulsets": {"replicas": 0, "availableReplicas": 0},
+    "daemonsets": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                   "numberReady": 0},
+}
 
 
 @dataclass
@@ -359,8 +368,10 @@ class Store:
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj["status"] = {"phase": "Active"}
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
-        elif rt.has_status():
-            obj.setdefault("status", {})
+        elif rt.has_status() and rt.plural != "nodes":  # nodes may set status on create
+            obj["status"] = dict(_INITIAL_STATUS.get(rt.plural, {}))
+        if rt.plural in ("deployments", "replicasets", "statefulsets") and isinstance(obj.get("spec"), dict):
+            obj["spec"].setdefault("replicas", 1)
         if rt.plural == "secrets" and "type" not in obj:
             obj["type"] = "Opaque"
 
