@@ -140,3 +140,11 @@ async def test_batcher_shares_a_failure() -> None:
     results = await asyncio.gather(batcher.submit("a"), batcher.submit("b"), return_exceptions=True)
     assert all(isinstance(r, QuotaError) for r in results)
     await batcher.close()
+
+
+def test_create_request_repr_hides_params() -> None:
+    from spillway.cloud import CreateRequest
+
+    req = CreateRequest.from_params({"EksCiName": "spw-x", "SubnetId": "subnet-1",
+                                     "ImageRegistryCredentials": [{"Password": "hunter2"}]})
+    assert req.name == "spw-x" and "hunter2" not in repr(req) and "hunter2" not in str(req)

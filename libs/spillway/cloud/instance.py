@@ -57,6 +57,14 @@ class CreateRequest(msgspec.Struct, frozen=True):
     name: str
     params: dict[str, Any]
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> CreateRequest:
+        """From a full request that carries its EksCiName (what `translate_pod` returns)."""
+        return cls(name=str(params["EksCiName"]), params=params)
+
+    def __repr__(self) -> str:  # params may hold registry passwords and secret env values
+        return f"CreateRequest(name={self.name!r}, subnet={self.params.get('SubnetId')!r})"
+
 
 def parse_time(text: str | None) -> datetime | None:
     """The API's `2021-06-24 03:32:02 +0000 UTC`, or RFC 3339."""

@@ -23,6 +23,11 @@ from spillway.cloud.ratelimit import ActionRateLimiter
 from spillway.cloud.retry import Backoff, ShouldRetry, call_with_retry
 
 log = logging.getLogger(__name__)
+# The SDK logs whole request bodies at DEBUG (registry passwords, secret env values): keep it quiet
+# unless someone configured that logger on purpose.
+_sdk_log = logging.getLogger("tencentcloud_sdk_common")
+if _sdk_log.level == logging.NOTSET:
+    _sdk_log.setLevel(logging.INFO)
 DEFAULT_ENDPOINT = "tke.tencentcloudapi.com"
 
 
