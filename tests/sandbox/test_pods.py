@@ -132,7 +132,8 @@ async def test_deleting_an_owner_collects_dependents(sandbox: Sandbox, kube_api:
     template = {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
     dep = await store.create("deployments", {"metadata": {"name": "d"}, "spec": {
         "selector": {"matchLabels": {"a": "b"}}, "template": template}}, namespace="default")
-    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": dep["metadata"]["uid"], "controller": True}
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": dep["metadata"]["uid"],
+           "controller": True}
     rs = await store.create("replicasets", {"metadata": {"name": "d-1", "ownerReferences": [ref]}, "spec": {
         "selector": {"matchLabels": {"a": "b"}}, "template": template}}, namespace="default")
     rs_ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "d-1", "uid": rs["metadata"]["uid"],

@@ -150,15 +150,19 @@ class Sandbox:
         r = app.router
         for path in ("/healthz", "/readyz", "/livez"):
             r.add_get(path, self._ok)
-        r.add_get("/version", self._simple(lambda _r: discovery.version()))
-        r.add_get("/version/", self._simple(lambda _r: discovery.version()))
-        r.add_get("/api", self._simple(lambda req: discovery.core_versions(req.host)))
-        r.add_get("/api/v1", self._simple(lambda _r: discovery.resource_list("", "v1")))
-        r.add_get("/apis", self._simple(lambda _r: discovery.group_list()))
-        r.add_get("/apis/{group}", self._simple(lambda req: discovery.group(req.match_info["group"])))
-        r.add_get("/apis/{group}/{version}", self._simple(
-            lambda req: discovery.resource_list(req.match_info["group"], req.match_info["version"])))
-        r.add_get("/openapi/v3", self._simple(lambda _r: discovery.openapi_v3_index()))
+        documents: list[tuple[str, Callable[[web.Request], Any]]] = [
+            ("/version", lambda _r: discovery.version()),
+            ("/api", lambda req: discovery.core_versions(req.host)),
+            ("/api/v1", lambda _r: discovery.resource_list("", "v1")),
+            ("/apis", lambda _r: discovery.group_list()),
+            ("/apis/{group}", lambda req: discovery.group(req.match_info["group"])),
+            ("/apis/{group}/{version}",
+             lambda req: discovery.resource_list(req.match_info["group"], req.match_info["version"])),
+            ("/openapi/v3", lambda _r: discovery.openapi_v3_index()),
+        ]
+        for path, build in documents:  # generated clients ask for `/version/`, `/api/v1/`
+            r.add_get(path, self._simple(build))
+            r.add_get(path + "/", self._simple(build))
         r.add_get("/openapi/v3/{path:.+}", self._simple(
             lambda req: discovery.openapi_v3_group_version(req.match_info["path"])))
         r.add_get("/debug/spillway/audit", self._audit)
