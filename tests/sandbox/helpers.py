@@ -48,7 +48,8 @@ class Raw:
         data = msgspec.json.encode(body) if body is not None else None
         hdrs = {**self.headers, "Content-Type": content_type, **(headers or {})}
         async with aiohttp.ClientSession() as session, \
-                session.request(method, self.sb.url + path, data=data, headers=hdrs) as resp:
+                session.request(method, self.sb.url + path, data=data, headers=hdrs,
+                                ssl=self.sb.ssl_context() or True) as resp:
             raw = await resp.read()
             try:
                 decoded = msgspec.json.decode(raw)
@@ -59,6 +60,7 @@ class Raw:
     async def stream(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, list[dict[str, Any]]]:
         """GET a watch and collect every line until the server ends the stream."""
         async with aiohttp.ClientSession() as session, \
-                session.get(self.sb.url + path, headers={**self.headers, **(headers or {})}) as resp:
+                session.get(self.sb.url + path, headers={**self.headers, **(headers or {})},
+                            ssl=self.sb.ssl_context() or True) as resp:
             lines = [msgspec.json.decode(line) async for line in resp.content if line.strip()]
             return resp.status, lines

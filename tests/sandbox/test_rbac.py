@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -106,3 +109,29 @@ async def test_kubernetes_asyncio_with_a_token_kubeconfig(rbac_sandbox: Sandbox,
     assert status == 200
     assert {"user": SA, "verb": "delete", "group": "", "resource": "pods", "subresource": "", "namespace": "default",
             "name": "p", "allowed": False} in audit
+
+
+@pytest.mark.kubectl
+async def test_kubectl_over_tls_with_admin_and_service_account(rbac_sandbox: Sandbox, tmp_path: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not on PATH")
+    sa_config = rbac_sandbox.write_kubeconfig(tmp_path / "sa.kc", rbac_sandbox.token_for("spillway", "placement"),
+                                              "placement")
+
+    async def run(config: Path, *args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(kubectl, "--kubeconfig", str(config), "--cache-dir",
+                                                    str(tmp_path / "cache"), *args,
+                                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        return proc.returncode or 0, out.decode(), err.decode()
+
+    assert rbac_sandbox.url.startswith("https://")
+    code, out, err = await run(rbac_sandbox.kubeconfig_path, "get", "nodes")
+    assert code == 0, err
+    code, out, err = await run(sa_config, "get", "pods", "-A")
+    assert code == 0 and "p" in out, err
+    code, out, err = await run(sa_config, "delete", "pod", "p")
+    assert code != 0
+    assert ('pods "p" is forbidden: User "system:serviceaccount:spillway:placement" cannot delete resource "pods" '
+            'in API group "" in the namespace "default"') in err

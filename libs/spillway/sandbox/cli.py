@@ -20,7 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="keep state here across restarts")
     p.add_argument("--watch-history", type=int, default=10_000,
                    help="watch events kept per resource for resume; older resourceVersions get 410 Expired")
-    p.add_argument("--rbac", action="store_true", help="authorise requests with RBAC (the kubeconfig is admin)")
+    p.add_argument("--rbac", action="store_true",
+                   help="authorise requests with RBAC (implies --tls; the kubeconfig is admin)")
+    p.add_argument("--tls", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve HTTPS with a sandbox CA (default: on with --rbac, since kubectl sends tokens "
+                        "only over HTTPS)")
     p.add_argument("--tokens-dir", type=Path, help="write service-account tokens (<ns>.<sa>.token) here")
     p.add_argument("--bookmark-interval", type=float, default=5.0, help="seconds between watch BOOKMARK events")
     return p
@@ -28,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def options_from(args: argparse.Namespace) -> SandboxOptions:
     return SandboxOptions(host=args.host, port=args.port, kubeconfig=args.kubeconfig, data_dir=args.data_dir,
-                          watch_history=args.watch_history, rbac=args.rbac, tokens_dir=args.tokens_dir,
+                          watch_history=args.watch_history, rbac=args.rbac, tls=args.tls, tokens_dir=args.tokens_dir,
                           bookmark_interval=args.bookmark_interval)
 
 

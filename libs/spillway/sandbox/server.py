@@ -9,7 +9,9 @@ cancelled on stop.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import ssl
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ class SandboxOptions:
     watch_history: int = 10_000
     watch_queue_size: int = 10_000
     rbac: bool = False
+    tls: bool | None = None  # None: on exactly when rbac is (kubectl sends tokens only over HTTPS)
     tokens_dir: Path | None = None
     pki_dir: Path | None = None
     bookmark_interval: float = 5.0
@@ -67,8 +70,17 @@ class Sandbox:
     # ---- public API ------------------------------------------------------------------------
 
     @property
+    def tls(self) -> bool:
+        return self.options.rbac if self.options.tls is None else self.options.tls
+
+    @property
     def url(self) -> str:
-        return f"http://{self.options.host}:{self.port}"
+        host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """For raw HTTP clients: trusts the sandbox CA (None when serving plain HTTP)."""
+        return ssl.create_default_context(cafile=str(self.pki.ca_path)) if self.tls else None
 
     @property
     def audit(self) -> list[AuditRecord]:
@@ -83,9 +95,12 @@ class Sandbox:
 
     def write_kubeconfig(self, path: Path, token: str | None = None, user: str = "admin") -> Path:
         """A kubeconfig for this server; pass a service-account token for a least-privilege one."""
+        cluster: dict[str, str] = {"server": self.url}
+        if self.tls:
+            cluster["certificate-authority-data"] = base64.b64encode(self.pki.ca_path.read_bytes()).decode()
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": "spillway-sandbox", "preferences": {},
-            "clusters": [{"name": "spillway-sandbox", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "spillway-sandbox", "cluster": cluster}],
             "users": [{"name": user, "user": {"token": token or self.rbac.admin_token}}],
             "contexts": [{"name": "spillway-sandbox",
                           "context": {"cluster": "spillway-sandbox", "user": user, "namespace": "default"}}],
@@ -99,7 +114,8 @@ class Sandbox:
         opts = self.options
         self._workdir = tempfile.TemporaryDirectory(prefix="spillway-sandbox-")
         work = Path(self._workdir.name)
-        self.pki = ensure_pki(opts.pki_dir or (opts.data_dir / "pki" if opts.data_dir else work / "pki"))
+        self.pki = ensure_pki(opts.pki_dir or (opts.data_dir / "pki" if opts.data_dir else work / "pki"),
+                              (opts.host,))
         tokens_dir = opts.tokens_dir or (opts.data_dir / "tokens" if opts.data_dir else None)
         self.rbac = Rbac(self.store, enabled=opts.rbac, tokens_dir=tokens_dir)
         if not (opts.data_dir and persistence.load(self.store, opts.data_dir)):
@@ -107,7 +123,11 @@ class Sandbox:
         self.api = ResourceApi(self.store, self.rbac, self.pki, bookmark_interval=opts.bookmark_interval)
         self._runner = web.AppRunner(self._app(), access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, opts.host, opts.port, reuse_address=True)
+        server_ssl = None
+        if self.tls:
+            server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            server_ssl.load_cert_chain(str(self.pki.serving_cert_path), str(self.pki.serving_key_path))
+        site = web.TCPSite(self._runner, opts.host, opts.port, reuse_address=True, ssl_context=server_ssl)
         await site.start()
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
