@@ -1,0 +1,262 @@
+"""The whole local stack on one machine: embedded NATS, the Kubernetes sandbox, the TKE
+Serverless emulator and every service, each service its own OS process (DESIGN §4).
+
+`spillway demo`, `spillway up`, `spillway bench` and the end-to-end tests all boot it through
+`LocalStack`. Children are started with `python -m spillway.cli ...`, so nothing depends on
+PATH; each one dies with its parent (PR_SET_PDEATHSIG) and `stop()` terminates every child, so
+no process is ever left behind. Their output goes to `<state-dir>/logs/<name>.log`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+import yaml
+
+from spillway.natsserver import NatsServer, free_port
+
+SERVICES = ("watcher", "placement", "cloud-provisioner", "node-status", "admission")
+DEMO_SUBNETS = (("subnet-0a1b2c3d", "ap-guangzhou-3"), ("subnet-4e5f6a7b", "ap-guangzhou-4"))
+DEMO_SECRET_ID = "AKIDspillwaylocalstack"
+CLUSTER_ID = "spillway-local"
+
+Progress = Callable[[str], None]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Child:
+    """One OS process of the stack and how to tell it is ready."""
+
+    name: str
+    argv: list[str]
+    ready_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    process: asyncio.subprocess.Process | None = None
+    log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+
+@dataclass
+class StackOptions:
+    state_dir: Path
+    nodes: int = 1
+    node_cpu: str = "2"
+    node_memory: str = "4Gi"
+    start_delay: float = 1.0
+    emulator_rate_limit: float = 20.0
+    instance_quota: int = 500
+    services: tuple[str, ...] = SERVICES
+    extra_env: dict[str, str] = field(default_factory=dict)
+    sandbox_args: tuple[str, ...] = ()
+    emulator_args: tuple[str, ...] = ()
+    ready_timeout: float = 60.0
+
+
+class LocalStack:
+    """Boot, watch and stop the local stack. Use `async with LocalStack(options) as stack:`."""
+
+    def __init__(self, options: StackOptions, progress: Progress | None = None) -> None:
+        self.options = options
+        self.progress: Progress = progress or (lambda _msg: None)
+        self.state_dir = options.state_dir.resolve()
+        self.logs_dir = self.state_dir / "logs"
+        self.kubeconfig = self.state_dir / "kubeconfig"
+        self.config_path = self.state_dir / "config.yaml"
+        self.env_path = self.state_dir / "env"
+        self.nats: NatsServer | None = None
+        self.children: dict[str, Child] = {}
+        self.sandbox_port = free_port()
+        self.emulator_port = free_port()
+        self.health_ports = {name: free_port() for name in SERVICES}
+        self.admission_port = free_port()
+        self.kubelet_port = free_port()
+        self._secret_key = secrets.token_urlsafe(24)
+        self.otlp_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+
+    # ---- addresses -------------------------------------------------------------------------
+
+    @property
+    def nats_url(self) -> str:
+        assert self.nats is not None
+        return self.nats.url
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def emulator_endpoint(self) -> str:
+        return f"127.0.0.1:{self.emulator_port}"
+
+    @property
+    def emulator_url(self) -> str:
+        return f"http://{self.emulator_endpoint}"
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> LocalStack:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.progress("starting NATS (JetStream)")
+        self.nats = NatsServer(store_dir=str(self.state_dir / "nats"), log_file=str(self.logs_dir / "nats.log"))
+        await self.nats.astart()
+        self.progress("starting the Kubernetes sandbox and the TKE Serverless emulator")
+        await asyncio.gather(self._start(self._sandbox_child()), self._start(self._emulator_child()))
+        self.write_config()
+        self.write_env()
+        self.progress(f"starting services: {', '.join(self.options.services)}")
+        await asyncio.gather(*(self._start(self._service_child(name)) for name in self.options.services))
+        self.progress("every service reports ready")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        children = [c for c in self.children.values() if c.process and c.process.returncode is None]
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                assert child.process is not None
+                child.process.send_signal(signal.SIGTERM)
+        for child in children:
+            assert child.process is not None
+            try:
+                await asyncio.wait_for(child.process.wait(), grace)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.kill()
+                await child.process.wait()
+        for child in self.children.values():
+            if child.log:
+                child.log.close()
+        if self.nats is not None:
+            await self.nats.astop()
+
+    async def _start(self, child: Child) -> None:
+        self.children[child.name] = child
+        child.log = open(self.logs_dir / f"{child.name}.log", "ab")  # noqa: SIM115, ASYNC230 - tiny, closed in stop()
+        env = os.environ | {"PYTHONUNBUFFERED": "1"} | self.options.extra_env | child.env
+        if self.otlp_endpoint:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
+        child.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "spillway.cli", *child.argv,
+            stdout=child.log, stderr=child.log, stdin=asyncio.subprocess.DEVNULL, env=env,
+            preexec_fn=_die_with_parent,
+        )
+        await self._wait_ready(child)
+
+    async def _wait_ready(self, child: Child) -> None:
+        deadline = time.monotonic() + self.options.ready_timeout
+        async with aiohttp.ClientSession() as session:
+            while True:
+                assert child.process is not None
+                if child.process.returncode is not None:
+                    raise StackError(f"{child.name} exited with status {child.process.returncode}; "
+                                     f"see {self.logs_dir / (child.name + '.log')}: {self.log_tail(child.name)}")
+                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                    async with session.get(child.ready_url, timeout=aiohttp.ClientTimeout(total=1)) as resp:
+                        if resp.status == 200:
+                            return
+                if time.monotonic() > deadline:
+                    raise StackError(f"{child.name} not ready after {self.options.ready_timeout:.0f} s; "
+                                     f"see {self.logs_dir / (child.name + '.log')}: {self.log_tail(child.name)}")
+                await asyncio.sleep(0.1)
+
+    def log_tail(self, name: str, lines: int = 5) -> str:
+        path = self.logs_dir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+
+    # ---- children ----------------------------------------------------------------------------
+
+    def _sandbox_child(self) -> Child:
+        argv = ["sandbox", "--port", str(self.sandbox_port), "--kubeconfig", str(self.kubeconfig),
+                "--data-dir", str(self.state_dir / "sandbox"), *self._sandbox_topology_args(),
+                *self.options.sandbox_args]
+        return Child("sandbox", argv, f"{self.sandbox_url}/readyz")
+
+    def _sandbox_topology_args(self) -> list[str]:
+        return ["--nodes", str(self.options.nodes), "--node-cpu", self.options.node_cpu,
+                "--node-memory", self.options.node_memory]
+
+    def _emulator_child(self) -> Child:
+        argv = ["cloud-emulator", "--port", str(self.emulator_port), "--secret-id", DEMO_SECRET_ID,
+                "--start-delay", str(self.options.start_delay), "--data-dir", str(self.state_dir / "emulator"),
+                "--rate-limit", str(self.options.emulator_rate_limit), "--quota", str(self.options.instance_quota),
+                *[arg for subnet, zone in DEMO_SUBNETS for arg in ("--subnet", f"{subnet}={zone}")],
+                *self.options.emulator_args]
+        return Child("emulator", argv, f"{self.emulator_url}/_admin/state",
+                     env={"SPILLWAY_EMULATOR_SECRET_KEY": self._secret_key})
+
+    def _service_child(self, name: str) -> Child:
+        argv = ["run", name, "--config", str(self.config_path), "--nats", self.nats_url,
+                "--health-port", str(self.health_ports[name])]
+        env = {"SPILLWAY_SECRET_ID": DEMO_SECRET_ID, "SPILLWAY_SECRET_KEY": self._secret_key,
+               "OTEL_SERVICE_NAME": f"spillway-{name}"}
+        return Child(name, argv, f"http://127.0.0.1:{self.health_ports[name]}/readyz", env=env)
+
+    def config_dict(self) -> dict[str, Any]:
+        """The services' config file: the original chart's keys, pointed at the local stack.
+        Secrets are not in it; children get them from the environment."""
+        return {
+            "cloud": {
+                "appID": "1250000000",
+                "ownerUIN": "100000000001",
+                "vpcID": "vpc-spillway",
+                "regionShort": "gz",
+                "regionLong": "ap-guangzhou",
+                "subnets": [{"id": subnet, "zone": zone} for subnet, zone in DEMO_SUBNETS],
+                "apiEndpoint": f"http://{self.emulator_endpoint}",
+                "clusterID": CLUSTER_ID,
+                "securityGroupIds": ["sg-spillway"],
+                "instanceQuota": self.options.instance_quota,
+            },
+            "eklet": {"podUsedApiserver": f"127.0.0.1:{self.sandbox_port}"},
+            "nats": {"url": self.nats_url},
+            "kubernetes": {"kubeconfig": str(self.kubeconfig)},
+            "admission": {"port": self.admission_port},
+        }
+
+    def write_config(self) -> None:
+        self.config_path.write_text(yaml.safe_dump(self.config_dict(), sort_keys=False))
+
+    def write_env(self) -> None:
+        self.env_path.write_text(f"export KUBECONFIG={self.kubeconfig}\nexport NATS_URL={self.nats_url}\n")
+
+    def pids(self) -> dict[str, int]:
+        found = {name: child.pid for name, child in self.children.items() if child.pid is not None}
+        if self.nats is not None and self.nats.pid is not None:
+            found["nats"] = self.nats.pid
+        return {name: pid for name, pid in found.items() if pid is not None}
+
+
+class StackError(RuntimeError):
+    """A part of the local stack failed to start; the message names it and its log."""
