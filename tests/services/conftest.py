@@ -1,0 +1,201 @@
+"""Shared helpers for the service tests: run a service in-process against the sandbox and NATS.
+
+A service runs exactly as `spillway run` runs it (a config file is written and loaded, then
+`Runtime(service, config).serve()` runs as a task), so tests exercise startup, readiness and
+shutdown too. API (kept stable; other service test packages use it):
+
+    async with run_service(watcher_main.build_service, nats_url=nats_server,
+                           kubeconfig=sandbox.kubeconfig_path, tmp_path=tmp_path,
+                           config={"placement": {"leaseDurationSeconds": 3}}) as svc:
+        await svc.wait_ready()
+        ...
+        await svc.kill()        # abrupt: cancel the runtime task (no lease release, no drain)
+    # leaving the block stops it gracefully (svc.stop()) unless it was killed already
+
+- `service`: a `Service`, or a zero-argument factory returning a fresh one (needed to run two
+  replicas of one service in one process; every Spillway service module has `build_service`).
+- `config`: extra config sections, deep-merged over the defaults (nats.url, kubernetes.kubeconfig,
+  telemetry.healthPort=0, admission.port=0).
+- fixture `services_env` bundles the sandbox, the NATS URL and tmp_path:
+  `async with services_env.run(factory, config=...) as svc`.
+- `wait_for(predicate, seconds=10, interval=0.05)`: poll a sync or async predicate until truthy
+  (returns its value; raises AssertionError with `message` on timeout). No sleeps in tests beyond this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+from spillway.config import Config, load_config
+from spillway.runtime import Runtime, Service
+from spillway.sandbox import Sandbox
+
+T = TypeVar("T")
+ServiceFactory = Callable[[], Service]
+_counter = itertools.count(1)
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra` over `base`, recursing into nested mappings."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def service_config_data(
+    nats_url: str, kubeconfig: str | Path | None = None, config: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The config file content a test service runs with (plain data, camelCase keys)."""
+    data: dict[str, Any] = {
+        "nats": {"url": nats_url},
+        "telemetry": {"healthPort": 0},
+        "admission": {"port": 0},
+    }
+    if kubeconfig is not None:
+        data["kubernetes"] = {"kubeconfig": str(kubeconfig)}
+    return deep_merge(data, config or {})
+
+
+def write_config(path: Path, data: Mapping[str, Any]) -> Config:
+    """Write `data` as YAML to `path` and load it the way `spillway run --config` does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dict(data), sort_keys=False))
+    return load_config(path, env={})
+
+
+@dataclass
+class RunningService:
+    """A service running in this event loop."""
+
+    service: Service
+    runtime: Runtime
+    task: asyncio.Task[int]
+    config: Config
+    config_path: Path
+    killed: bool = field(default=False)
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    async def wait_ready(self, seconds: float = 15.0) -> None:
+        """Until /readyz would answer 200 (connected, started, and the service says ready)."""
+        async def ready() -> bool:
+            if self.task.done():
+                raise AssertionError(f"{self.name} exited early with {self.task.result()!r}")
+            return self.runtime.is_ready()
+
+        await wait_for(ready, seconds, message=f"{self.name} not ready after {seconds}s")
+
+    async def stop(self, seconds: float = 15.0) -> int | None:
+        """Graceful: like SIGTERM. Returns the exit status (None when it was killed)."""
+        if self.killed:
+            return None
+        if not self.task.done():
+            self.runtime.stop()
+        return await asyncio.wait_for(asyncio.shield(self.task), seconds)
+
+    async def kill(self) -> None:
+        """Abrupt: cancel the runtime task, as close to a crash as one process allows (handlers
+        are cancelled mid-flight, leases are not released). Closes its NATS connection first."""
+        self.killed = True
+        bus = self.runtime.bus
+        if bus is not None:
+            with contextlib.suppress(Exception):
+                await bus.nc.close()
+        while not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait({self.task}, timeout=2.0)
+
+
+@contextlib.asynccontextmanager
+async def run_service(
+    service: Service | ServiceFactory,
+    *,
+    nats_url: str,
+    kubeconfig: str | Path | None = None,
+    tmp_path: Path,
+    config: Mapping[str, Any] | None = None,
+    wait_ready: bool = True,
+    grace: float = 5.0,
+) -> AsyncIterator[RunningService]:
+    """Run a service until the block ends (graceful stop), see the module docstring."""
+    svc = service if isinstance(service, Service) else service()
+    path = tmp_path / f"{svc.name}-{next(_counter)}.yaml"
+    cfg = write_config(path, service_config_data(nats_url, kubeconfig, config))
+    runtime = Runtime(svc, cfg, health_port=0, health_host="127.0.0.1", grace=grace)
+    task = asyncio.create_task(runtime.serve(), name=f"service:{svc.name}")
+    running = RunningService(svc, runtime, task, cfg, path)
+    try:
+        if wait_ready:
+            await running.wait_ready()
+        yield running
+    finally:
+        if running.killed:
+            pass
+        elif not task.done():
+            runtime.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace + 10)
+            except TimeoutError:
+                await running.kill()
+        else:
+            with contextlib.suppress(BaseException):
+                task.result()
+
+
+async def wait_for(
+    predicate: Callable[[], T | Awaitable[T]], seconds: float = 10.0, *, interval: float = 0.05,
+    message: str = "condition not met",
+) -> T:
+    """Poll `predicate` (sync or async) until it returns something truthy; return that value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        if loop.time() > deadline:
+            raise AssertionError(f"{message} (after {seconds}s; last value {value!r})")
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class ServiceEnv:
+    """The sandbox, the NATS URL and a tmp dir, with `run(...)` pre-filled."""
+
+    sandbox: Sandbox
+    nats_url: str
+    tmp_path: Path
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.sandbox.kubeconfig_path
+
+    def run(
+        self, service: Service | ServiceFactory, *, config: Mapping[str, Any] | None = None,
+        wait_ready: bool = True, grace: float = 5.0,
+    ) -> contextlib.AbstractAsyncContextManager[RunningService]:
+        return run_service(service, nats_url=self.nats_url, kubeconfig=self.kubeconfig, tmp_path=self.tmp_path,
+                           config=config, wait_ready=wait_ready, grace=grace)
+
+
+@pytest.fixture
+def services_env(sandbox: Sandbox, nats_server: str, tmp_path: Path) -> ServiceEnv:
+    return ServiceEnv(sandbox, nats_server, tmp_path)
