@@ -98,3 +98,23 @@ async def test_dry_run_server_and_diff(sandbox: Sandbox, kubectl: KubectlRunner)
     got = await kubectl("apply", "--dry-run=server", "-f", "-", stdin=DEPLOYMENT.replace("REPLICAS", "1"))
     assert got.returncode == 0, got.stderr
     assert sandbox.store.try_get("deployments", "default", "web") is None
+
+
+async def test_create_generators_send_protobuf_we_decode(sandbox: Sandbox, kubectl: KubectlRunner) -> None:
+    for args in (("create", "configmap", "c", "--from-literal=a=1"), ("create", "namespace", "team"),
+                 ("create", "serviceaccount", "bot", "-n", "team"),
+                 ("create", "role", "r", "--verb=get,list", "--resource=pods", "-n", "team"),
+                 ("create", "rolebinding", "rb", "--role=r", "--serviceaccount=team:bot", "-n", "team"),
+                 ("create", "secret", "generic", "s", "--from-literal=k=v")):
+        got = await kubectl(*args)
+        assert got.returncode == 0, (args, got.stderr)
+    assert sandbox.store.get("configmaps", "default", "c")["data"] == {"a": "1"}
+    assert sandbox.store.get("secrets", "default", "s")["data"] == {"k": "dg=="}
+    assert sandbox.store.get("roles", "team", "r")["rules"] == [
+        {"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]}]
+    assert sandbox.store.get("rolebindings", "team", "rb")["subjects"] == [
+        {"kind": "ServiceAccount", "name": "bot", "namespace": "team"}]
+    namespaces = await kubectl("get", "namespaces")
+    assert namespaces.stdout.splitlines()[0].split() == ["NAME", "STATUS", "AGE"]
+    unsupported = await kubectl("create", "deployment", "d", "--image=nginx")
+    assert unsupported.returncode != 0 and "send Deployment as JSON" in unsupported.stderr

@@ -16,7 +16,7 @@ import msgspec
 import yaml
 from aiohttp import web
 
-from spillway.sandbox import errors, subresources, tables
+from spillway.sandbox import errors, protobuf, subresources, tables
 from spillway.sandbox.certs import SandboxPki
 from spillway.sandbox.errors import ApiError
 from spillway.sandbox.patch import PATCH_TYPES, normalise_content_type
@@ -95,6 +95,8 @@ async def read_body(request: web.Request, patch: bool = False) -> Any:
     if patch:
         if ctype not in PATCH_TYPES:
             raise errors.unsupported_media_type(ctype)
+    elif ctype == protobuf.MEDIA_TYPE:
+        return protobuf.decode(raw)
     elif ctype not in ("application/json", "application/yaml", "text/plain", ""):
         raise errors.unsupported_media_type(ctype)
     if not raw:

@@ -48,7 +48,8 @@ def ensure_pki(directory: Path, extra_hosts: tuple[str, ...] = ()) -> SandboxPki
     """Create (or reuse) the CA, the kubelet-client certificate and the API serving certificate."""
     directory.mkdir(parents=True, exist_ok=True)
     pki = SandboxPki(directory / "ca.crt", directory / "ca.key", directory / "apiserver-kubelet-client.crt",
-                     directory / "apiserver-kubelet-client.key", directory / "apiserver.crt", directory / "apiserver.key")
+                     directory / "apiserver-kubelet-client.key", directory / "apiserver.crt",
+                     directory / "apiserver.key")
     if all(p.exists() for p in (pki.ca_path, pki.ca_key_path, pki.client_cert_path, pki.client_key_path,
                                 pki.serving_cert_path, pki.serving_key_path)):
         return pki

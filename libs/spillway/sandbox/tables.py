@@ -116,6 +116,11 @@ def _deployment_row(d: Obj, now: float) -> list[Any]:
             _age(d["metadata"].get("creationTimestamp"), now)]
 
 
+def _namespace_row(ns: Obj, now: float) -> list[Any]:
+    return [ns["metadata"]["name"], (ns.get("status") or {}).get("phase", ""),
+            _age(ns["metadata"].get("creationTimestamp"), now)]
+
+
 def _name_age_row(obj: Obj, now: float) -> list[Any]:
     return [obj["metadata"]["name"], _age(obj["metadata"].get("creationTimestamp"), now)]
 
@@ -131,6 +136,7 @@ LAYOUTS: dict[str, tuple[list[Column], Callable[[Obj, float], list[Any]]]] = {
                ("Kernel-Version", "string", "", 1), ("Container-Runtime", "string", "", 1)], _node_row),
     "deployments": ([_NAME, ("Ready", "string", "", 0), ("Up-to-date", "integer", "", 0),
                      ("Available", "integer", "", 0), _AGE], _deployment_row),
+    "namespaces": ([_NAME, ("Status", "string", "", 0), _AGE], _namespace_row),
 }
 
 
