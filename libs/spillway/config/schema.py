@@ -61,6 +61,15 @@ class PlacementConfig(_Section, frozen=True):
     deletion_cost: int = -100
     excluded_namespaces: list[str] = msgspec.field(default_factory=lambda: ["kube-system", "tke-eni-ip-webhook"])
     sold_out_cooldown_seconds: float = 300.0
+    leader_election_namespace: str = "spillway"
+    """Namespace of the Lease `placement` that elects the one active decision-maker."""
+    lease_duration_seconds: float = 15.0
+    """A standby takes over at most this long after the leader stopped renewing."""
+    lease_renew_seconds: float = 2.0
+    concurrency: int = 32
+    """Pending pods decided in parallel (decisions of one workload are still serialised)."""
+    resync_seconds: float = 30.0
+    """How often pods still pending are decided again (switch, node and zone changes also trigger it)."""
 
 
 class TelemetryConfig(_Section, frozen=True):

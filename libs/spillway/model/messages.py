@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
-from spillway.model.kube import Node, Pod
+from spillway.model.kube import Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicaSet
 
 SCHEMA_VERSION: Final = 1
 STREAM: Final = "SPILLWAY"
@@ -106,6 +106,22 @@ class PlacementDecision(Message, frozen=True, kw_only=True):
     """W3C trace id (32 hex) of the decision's trace, for Jaeger look-ups."""
     decided_at: float = 0.0
     """When the decision was taken, epoch seconds."""
+    trigger: str = ""
+    """Which path brought the pod to placement: gated or unschedulable."""
+    global_switch: str | None = None
+    """Raw AUTO_SCALE_EKS of kube-system/eks-config at decision time (None: unset)."""
+    workload_switch: str | None = None
+    """Raw AUTO_SCALE_EKS annotation of the pod (None: unset)."""
+    switch_allowed: bool = True
+    """Whether the switch table allowed bursting."""
+    switch_reason: str = ""
+    """The switch table's reason code (e.g. GlobalSwitchOff)."""
+    local_replicas: int | None = None
+    """N from the LOCAL_REPLICAS annotation (None: unset or malformed)."""
+    local_count: int = 0
+    """The workload's local replicas counted for this decision (in-flight decisions included)."""
+    warnings: list[str] = []
+    """Malformed annotation or config values noticed while deciding."""
 
 
 class InstanceEvent(Message, frozen=True, kw_only=True):
@@ -283,6 +299,9 @@ KV_NODES: Final = "nodes"
 KV_CONFIG: Final = "config"
 KV_DECISIONS: Final = "decisions"
 KV_ZONES: Final = "zones"
+KV_REPLICASETS: Final = "replicasets"
+KV_PVCS: Final = "pvcs"
+KV_PVS: Final = "pvs"
 DECISIONS_TTL_SECONDS: Final = 3600.0
 CONFIG_KEY_EKS: Final = "eks-config"
 
@@ -306,6 +325,12 @@ BUCKETS: Final[tuple[BucketSpec, ...]] = (
     BucketSpec(KV_DECISIONS, PlacementDecision, DECISIONS_TTL_SECONDS, 1, "namespace/name",
                "latest placement decision per pod (for `spillway explain`)"),
     BucketSpec(KV_ZONES, ZoneCooldown, None, 1, "zone", "zones in sold-out cool-down"),
+    BucketSpec(KV_REPLICASETS, ReplicaSet, None, 1, "namespace/name",
+               "latest ReplicaSet views, for workload identity (written by the watcher)"),
+    BucketSpec(KV_PVCS, PersistentVolumeClaim, None, 1, "namespace/name",
+               "latest PVC views, for the volume rule (written by the watcher)"),
+    BucketSpec(KV_PVS, PersistentVolume, None, 1, "name",
+               "latest PV views, for the volume rule (written by the watcher)"),
 )
 
 _KEY_RE = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
