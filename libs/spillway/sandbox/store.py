@@ -6,6 +6,11 @@ object after commit (writes build a new dict), so readers and watchers can share
 without copies — callers must treat returned objects as read-only. Reads are synchronous;
 writes are async because they await the admission hooks before committing. Everything the
 HTTP layer does goes through these methods, so in-process controllers see the same events.
+
+Internal API (keys are resource keys: "pods", "nodes", "deployments", "leases", …):
+  get/try_get/get_copy/list/count (sync) · watch → Watcher (sync to start; `async for type_, obj`)
+  await create/update/patch/delete/bind · admission_hooks: list of async callables
+Edit objects only through get_copy() or patch(): never mutate what get()/list()/watch return.
 """
 
 from __future__ import annotations
@@ -18,28 +23,23 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from spillway.sandbox import errors, events_view, pod_rules
+import msgspec
+
+from spillway.sandbox import errors, events_view, pod_rules, semantics
 from spillway.sandbox.errors import ApiError
 from spillway.sandbox.patch import APPLY_PATCH, apply_patch
 from spillway.sandbox.resources import ResourceType, resource
 from spillway.sandbox.selectors import FieldSelector, LabelSelector, object_matcher
+from spillway.sandbox.semantics import rfc3339
 from spillway.sandbox.watch import Watcher, WatchEvent
 
 Obj = dict[str, Any]
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
-# Status fields the Go types always serialise (no omitempty), so clients' models require them.
-_INITIAL_STATUS: dict[str, dict[str, Any]] = {
-    "replicasets": {"replicas": 0},
-    "persistentvolumeclaims": {"phase": "Pending"},
-    "persistentvolumes": {"phase": "Pending"},
-    "statefulsets": {"replicas": 0, "availableReplicas": 0},
-    "daemonsets": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
-                   "numberReady": 0},
-}
 
 
 @dataclass
@@ -60,10 +60,6 @@ class AdmissionRequest:
 
 
 AdmissionHook = Callable[[AdmissionRequest], Awaitable[None]]
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _meta(obj: Obj) -> dict[str, Any]:
@@ -132,6 +128,11 @@ class Store:
         if obj is None:
             raise errors.not_found(rt.plural, rt.group, name)
         return self._view(rt, obj)
+
+    def get_copy(self, key: str, namespace: str | None, name: str) -> Obj:
+        """A private deep copy to edit and hand to update(); objects from get()/list() are shared."""
+        copied: Obj = _decode(_encode(self.get(key, namespace, name)))
+        return copied
 
     def try_get(self, key: str, namespace: str | None, name: str) -> Obj | None:
         try:
@@ -337,9 +338,9 @@ class Store:
                 raise errors.invalid(rt.kind, rt.group, "", [("metadata.name", "FieldValueRequired",
                                                               "Required value: name or generateName is required")])
             meta["name"] = meta["generateName"] + "".join(random.choices(_NAME_CHARS, k=5))
-        self._prepare_create(rt, obj)
+        semantics.prepare_create(rt, obj, self.clock())
         await self._admit(rt, "CREATE", "", obj, None, dry_run, user, warnings)
-        self._validate(rt, obj)
+        semantics.validate(rt, obj)
         name = meta["name"]
         if name in self._objects.get(rt.bucket, {}).get(meta.get("namespace", ""), {}):
             raise errors.already_exists(rt.plural, rt.group, name)
@@ -347,39 +348,6 @@ class Store:
             meta["resourceVersion"] = ""
             return self._view(rt, obj)
         return self._view(rt, self._commit_new(rt, obj))
-
-    def _prepare_create(self, rt: ResourceType, obj: Obj) -> None:
-        stored = resource(rt.bucket) if rt.bucket != rt.key else rt
-        obj["kind"], obj["apiVersion"] = stored.kind, stored.api_version
-        meta = obj["metadata"]
-        for transient in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink",
-                          "managedFields"):
-            meta.pop(transient, None)
-        meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = rfc3339(self.clock())
-        if rt.has_generation:
-            meta["generation"] = 1
-        else:
-            meta.pop("generation", None)
-        if rt.plural == "pods" and rt.group == "":
-            if isinstance(obj.get("spec"), dict):
-                pod_rules.default_pod(obj)
-        elif rt.plural == "namespaces":
-            obj.setdefault("spec", {"finalizers": ["kubernetes"]})
-            obj["status"] = {"phase": "Active"}
-            meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
-        elif rt.has_status() and rt.plural != "nodes":  # nodes may set status on create
-            obj["status"] = dict(_INITIAL_STATUS.get(rt.plural, {}))
-        if rt.plural in ("deployments", "replicasets", "statefulsets") and isinstance(obj.get("spec"), dict):
-            obj["spec"].setdefault("replicas", 1)
-        if rt.plural == "secrets" and "type" not in obj:
-            obj["type"] = "Opaque"
-
-    def _validate(self, rt: ResourceType, obj: Obj) -> None:
-        if rt.plural == "pods":
-            pod_rules.validate_pod(obj)
-        elif rt.bucket == "events":
-            events_view.validate_core_event(obj)
 
     async def update(
         self,
@@ -409,41 +377,9 @@ class Store:
         if not want_rv and rt.require_rv_on_update:
             raise errors.invalid(rt.kind, rt.group, name, [("metadata.resourceVersion", "FieldValueInvalid",
                                                             "Invalid value: 0: must be specified for an update")])
-        new = self._merge_update(rt, old, obj, subresource)
+        new = semantics.merge_update(rt, old, obj, subresource)
         await self._admit(rt, "UPDATE", subresource, new, old, dry_run, user, warnings)
         return self._finish_update(rt, new, want_rv, dry_run)
-
-    def _merge_update(self, rt: ResourceType, old: Obj, obj: Obj, subresource: str) -> Obj:
-        """Apply the status split and keep the fields clients cannot change."""
-        new = obj
-        new["kind"], new["apiVersion"] = old["kind"], old["apiVersion"]
-        meta, old_meta = new["metadata"], old["metadata"]
-        for kept in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
-                     "namespace", "name"):
-            if kept in old_meta:
-                meta[kept] = old_meta[kept]
-            else:
-                meta.pop(kept, None)
-        if subresource == "status":
-            for k in list(new):
-                if k not in ("kind", "apiVersion", "metadata", "status"):
-                    del new[k]
-            for k, v in old.items():
-                if k not in ("metadata", "status"):
-                    new[k] = v
-            meta["ownerReferences"] = old_meta.get("ownerReferences")
-            if meta["ownerReferences"] is None:
-                del meta["ownerReferences"]
-        elif rt.has_status():
-            if "status" in old:
-                new["status"] = old["status"]
-            else:
-                new.pop("status", None)
-        if rt.plural == "pods" and not subresource:
-            pod_rules.check_spec_update(meta["name"], old.get("spec") or {}, new.get("spec") or {})
-        if rt.bump_generation and new.get("spec") != old.get("spec"):
-            meta["generation"] = int(old_meta.get("generation") or 1) + 1
-        return new
 
     def _finish_update(self, rt: ResourceType, new: Obj, want_rv: str | None, dry_run: bool) -> Obj:
         meta = new["metadata"]
@@ -453,10 +389,10 @@ class Store:
             raise errors.not_found(rt.plural, rt.group, name)
         if want_rv and want_rv != current["metadata"]["resourceVersion"]:
             raise errors.modified_conflict(rt.plural, rt.group, name)
-        self._validate(rt, new)
+        semantics.validate(rt, new)
         if dry_run:
             return self._view(rt, new)
-        if new == current or (_same_but_rv(new, current)):
+        if new == current or (semantics.same_but_rv(new, current)):
             return self._view(rt, current)
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and self._deletion_done(rt, new):
             return self._view(rt, self._remove_and_collect(rt, current))
@@ -501,7 +437,7 @@ class Store:
             if want_rv == old["metadata"]["resourceVersion"]:
                 want_rv = None
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
-            new = self._merge_update(rt, old, patched, subresource)
+            new = semantics.merge_update(rt, old, patched, subresource)
             await self._admit(rt, "UPDATE", subresource, new, old, dry_run, user, warnings)
             current = self._objects.get(rt.bucket, {}).get(ns, {}).get(name)
             if want_rv is None and current is not old:
@@ -602,18 +538,3 @@ class Store:
                 await self.delete(bucket, ns or None, name, propagation_policy="Background")
             except ApiError:
                 continue
-
-
-def _same_but_rv(a: Obj, b: Obj) -> bool:
-    if a.keys() != b.keys():
-        return False
-    for k, v in a.items():
-        if k == "metadata":
-            ma, mb = dict(v), dict(b[k])
-            ma.pop("resourceVersion", None)
-            mb.pop("resourceVersion", None)
-            if ma != mb:
-                return False
-        elif v != b[k]:
-            return False
-    return True
