@@ -10,6 +10,7 @@ from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 from spillway.sandbox import Sandbox, SandboxOptions
 
+from tests.fixtures.sandbox import SandboxFactory
 from tests.sandbox.helpers import Raw, pod
 
 
@@ -107,13 +108,13 @@ async def test_field_selector_watch_on_one_name(sandbox: Sandbox) -> None:
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in lines] == [("ADDED", "y")]
 
 
-async def test_slow_watcher_is_closed_not_the_server(tmp_path: Any) -> None:
-    async with Sandbox(SandboxOptions(kubeconfig=tmp_path / "kc", watch_queue_size=3)) as sb:
-        watcher = sb.store.watch("pods", None, str(sb.store.rv))
-        for i in range(5):
-            await sb.store.create("pods", pod(f"p{i}"), namespace="default")
-        assert watcher.closed and await watcher.next_batch(0.1) is None
-        assert sb.store.count("pods") == 5
+async def test_slow_watcher_is_closed_not_the_server(make_sandbox: SandboxFactory) -> None:
+    sb = await make_sandbox(watch_queue_size=3)
+    watcher = sb.store.watch("pods", None, str(sb.store.rv))
+    for i in range(5):
+        await sb.store.create("pods", pod(f"p{i}"), namespace="default")
+    assert watcher.closed and await watcher.next_batch(0.1) is None
+    assert sb.store.count("pods") == 5
 
 
 async def test_in_process_watch_iterates_events(sandbox: Sandbox) -> None:
