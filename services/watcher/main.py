@@ -1,15 +1,123 @@
-"""The watcher service: the only one that watches Kubernetes; publishes pod/node/config events, fills KV.
+"""The watcher service: the only service that watches Kubernetes (DESIGN §2).
 
-Idle for now (starts, connects to NATS, serves /healthz, /readyz and /metrics, drains on SIGTERM).
-Handlers are added like this; the runtime acks, retries with backoff, dead-letters and traces:
+List+watch (resume by resourceVersion, relist on 410, reconnect with backoff — `Reflector`) of
+pods in all namespaces, nodes, the kube-system/eks-config ConfigMap, ReplicaSets (a Deployment
+behind a ReplicaSet is the workload) and PVCs/PVs (the volume rule). Every object's latest slim
+view goes to its KV bucket; pod, node and config changes are published as events with
+meaningful Nats-Msg-Ids (see `classify`), so other services build their views from the bus.
 
-    @service.on(messages.POD_BOUND)
-    async def on_bound(event: messages.PodEvent) -> None:
-        await service.ctx.bus.publish(...)
+Replicas: active-active. Every replica publishes the same events with the same ids, and
+JetStream drops the duplicates (2-minute window); the KV buckets converge on the last state.
+A restart relists: events already in the stream are de-duplicated, events lost in a crash are
+published, and objects deleted meanwhile are pruned from KV with a deleted event. /readyz turns
+ready once every collection was listed and mirrored.
 
 Run it with `spillway run watcher --config FILE`.
 """
 
-from spillway.runtime import Service
+from __future__ import annotations
 
-service = Service("watcher")
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from spillway.kube import KubeClient
+from spillway.kube.reflector import Reflector
+from spillway.model import messages as m
+from spillway.model.kube import (
+    EKS_CONFIG_NAME,
+    EKS_CONFIG_NAMESPACE,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    ReplicaSet,
+)
+from spillway.runtime import Context, Service
+
+from services.watcher.mirror import ClusterMirror
+from services.watcher.pipeline import KeyedPipeline
+
+PODS = "/api/v1/pods"
+NODES = "/api/v1/nodes"
+CONFIGMAPS = f"/api/v1/namespaces/{EKS_CONFIG_NAMESPACE}/configmaps"
+REPLICASETS = "/apis/apps/v1/replicasets"
+PVCS = "/api/v1/persistentvolumeclaims"
+PVS = "/api/v1/persistentvolumes"
+
+
+@dataclass
+class WatcherState:
+    """What one running watcher holds (per Service instance, so tests can run two)."""
+
+    client: KubeClient | None = None
+    pipeline: KeyedPipeline = field(default_factory=KeyedPipeline)
+    mirror: ClusterMirror | None = None
+    reflectors: dict[str, Reflector] = field(default_factory=dict)
+
+
+class WatcherService(Service):
+    """The Service with its state exposed (tests and tools read `state`)."""
+
+    def __init__(self) -> None:
+        super().__init__("watcher")
+        self.state = WatcherState()
+
+
+def build_service() -> WatcherService:
+    service = WatcherService()
+    state = service.state
+
+    @service.on_startup
+    async def connect(ctx: Context) -> None:
+        service.set_ready(False)
+        state.client = await KubeClient.connect(ctx.config.kubernetes.kubeconfig or None)
+        state.pipeline = KeyedPipeline()
+        state.mirror = mirror = ClusterMirror(ctx.bus, state.pipeline)
+        client = state.client
+        state.reflectors = {
+            m.KV_PODS: Reflector(client, PODS, mirror.on_pod),
+            m.KV_NODES: Reflector(client, NODES, mirror.on_node),
+            m.KV_CONFIG: Reflector(client, CONFIGMAPS, mirror.on_config,
+                                   field_selector=f"metadata.name={EKS_CONFIG_NAME}"),
+            m.KV_REPLICASETS: Reflector(client, REPLICASETS, mirror.state_only(m.KV_REPLICASETS, ReplicaSet)),
+            m.KV_PVCS: Reflector(client, PVCS, mirror.state_only(m.KV_PVCS, PersistentVolumeClaim)),
+            m.KV_PVS: Reflector(client, PVS, mirror.state_only(m.KV_PVS, PersistentVolume)),
+        }
+
+    @service.background
+    async def watch(ctx: Context) -> None:
+        tasks = [asyncio.create_task(r.run(), name=f"reflector:{b}") for b, r in state.reflectors.items()]
+        try:
+            await asyncio.gather(*(r.synced.wait() for r in state.reflectors.values()))
+            await _after_first_sync(state)
+            service.set_ready(True)
+            ctx.log.info("watcher synced", extra={"objects": {b: len(r.known) for b, r in state.reflectors.items()}})
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @service.on_shutdown
+    async def close(ctx: Context) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.pipeline.drain(), 5.0)
+        await state.pipeline.cancel()
+        if state.client is not None:
+            await state.client.close()
+            state.client = None
+
+    return service
+
+
+async def _after_first_sync(state: WatcherState) -> None:
+    """Prune what vanished while no watcher ran, then wait until the first list is mirrored."""
+    mirror = state.mirror
+    assert mirror is not None
+    for bucket in (m.KV_PODS, m.KV_NODES, m.KV_REPLICASETS, m.KV_PVCS, m.KV_PVS):
+        await mirror.prune(bucket, set(state.reflectors[bucket].known))
+    if not state.reflectors[m.KV_CONFIG].known:
+        await mirror.config_absent()
+    await state.pipeline.drain()
+
+
+service = build_service()

@@ -199,3 +199,97 @@ class ServiceEnv:
 @pytest.fixture
 def services_env(sandbox: Sandbox, nats_server: str, tmp_path: Path) -> ServiceEnv:
     return ServiceEnv(sandbox, nats_server, tmp_path)
+
+
+# ---- Kubernetes object builders and bus readers shared by the service tests ---------------------
+
+SUPER_NODE_ZONE = "ap-guangzhou-3"
+
+
+def pod_body(
+    name: str, namespace: str = "default", *, annotations: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None, gates: list[str] | None = None,
+    owner: tuple[str, str] | None = None, containers: list[dict[str, Any]] | None = None, **spec: Any,
+) -> dict[str, Any]:
+    """A pod manifest; `owner=(kind, name)` adds a controller ownerReference."""
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels or {}),
+                            "annotations": dict(annotations or {})}
+    if owner is not None:
+        kind, owner_name = owner
+        api_version = "batch/v1" if kind == "Job" else "apps/v1"
+        meta["ownerReferences"] = [{"apiVersion": api_version, "kind": kind, "name": owner_name,
+                                    "uid": f"uid-{kind}-{owner_name}", "controller": True}]
+    body: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": meta,
+        "spec": {"containers": containers or [{"name": "app", "image": "nginx:1.27"}], **spec},
+    }
+    if gates:
+        body["spec"]["schedulingGates"] = [{"name": g} for g in gates]
+    return body
+
+
+def super_node_body(subnet_id: str, zone: str = SUPER_NODE_ZONE, *, pods: int = 100, ready: bool = True,
+                    unschedulable: bool = False) -> dict[str, Any]:
+    """A super node exactly as DESIGN §2 describes it (what node-status registers)."""
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {
+            "name": f"eklet-{subnet_id}",
+            "labels": {"node.kubernetes.io/instance-type": "eklet", "eks.tke.cloud.tencent.com/zone-name": zone,
+                       "topology.kubernetes.io/zone": zone, "kubernetes.io/hostname": f"eklet-{subnet_id}"},
+            "annotations": {"eks.tke.cloud.tencent.com/subnet-id": subnet_id},
+        },
+        "spec": {"taints": [{"key": "eks.tke.cloud.tencent.com/eklet", "effect": "NoSchedule"}],
+                 **({"unschedulable": True} if unschedulable else {})},
+        "status": {
+            "capacity": {"pods": str(pods), "cpu": "640", "memory": "5120Gi"},
+            "allocatable": {"pods": str(pods), "cpu": "640", "memory": "5120Gi"},
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "EkletReady"}],
+        },
+    }
+
+
+def local_node_body(name: str, *, pods: int = 110) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {"capacity": {"pods": str(pods), "cpu": "8", "memory": "32Gi"},
+                   "allocatable": {"pods": str(pods), "cpu": "8", "memory": "32Gi"},
+                   "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+UNSCHEDULABLE_STATUS = {"status": {"conditions": [{
+    "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+    "message": "0/1 nodes are available: 1 Insufficient cpu.",
+}]}}
+
+
+@dataclass(frozen=True)
+class BusRecord:
+    subject: str
+    msg_id: str
+    message: Any
+
+
+async def bus_records(bus: Any, subject: str = "spillway.>", *, idle: float = 0.3) -> list[BusRecord]:
+    """Every message stored on `subject` so far (an ephemeral consumer from the start of the
+    stream, read until nothing arrives for `idle` seconds)."""
+    import nats.errors
+    from spillway.model import messages as m
+
+    sub = await bus.js.pull_subscribe(subject, stream=m.STREAM)
+    out: list[BusRecord] = []
+    try:
+        while True:
+            try:
+                batch = await sub.fetch(500, timeout=idle)
+            except nats.errors.TimeoutError:
+                break
+            for msg in batch:
+                headers = msg.headers or {}
+                out.append(BusRecord(msg.subject, headers.get("Nats-Msg-Id", ""), m.decode(msg.subject, msg.data)))
+                await msg.ack()
+    finally:
+        await sub.unsubscribe()
+    return out

@@ -1,0 +1,118 @@
+"""Bound pod → exactly one instance with the translated spec; terminating/deleted → none."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import pytest
+from spillway.bus import Bus
+from spillway.cloud import instance_name
+from spillway.emulator.server import Emulator
+from spillway.kube import KubeClient
+from spillway.model import messages as m
+from spillway.sandbox import Sandbox
+
+from tests.services.cloud_provisioner.conftest import RunProvisioner
+from tests.services.cloud_provisioner.harness import (
+    CLUSTER_ID,
+    NODE_A,
+    NODE_B,
+    announce,
+    create_and_bind,
+    pod_body,
+)
+from tests.services.conftest import wait_for
+
+SECRET_VALUE = "hunter2-very-secret"
+
+
+def instances_named(emulator: Emulator, name: str) -> list[Any]:
+    return [r for r in emulator.state.records.values() if r.name == name]
+
+
+async def test_bound_pod_gets_one_instance_with_secret_env(
+    sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await sandbox.store.create("secrets", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "default"},
+        "data": {"password": base64.b64encode(SECRET_VALUE.encode()).decode()}}, namespace="default")
+    env = [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+           {"name": "MODE", "value": "burst"}]
+    created = await bus.nc.subscribe(m.INSTANCE_CREATED)
+    async with run_provisioner():
+        pod = await create_and_bind(sandbox, kube, pod_body("web-1", env=env), NODE_B)
+        await announce(bus, pod)
+        name = instance_name(CLUSTER_ID, pod.metadata.uid)
+        await wait_for(lambda: instances_named(emulator, name), message="no instance")
+        msg = await created.next_msg(timeout=10)
+    [record] = instances_named(emulator, name)
+    spec = record.spec
+    assert spec["SubnetId"] == "subnet-bbb" and spec["VpcId"] == "vpc-test"
+    assert spec["SecurityGroupIds"] == ["sg-test"]
+    assert (spec["Cpu"], spec["Memory"]) == (0.5, 1.0)
+    env_vars = {e["Name"]: e["Value"] for e in spec["Containers"][0]["EnvironmentVars"]}
+    assert env_vars["DB_PASSWORD"] == SECRET_VALUE and env_vars["MODE"] == "burst"
+    assert env_vars["KUBERNETES_SERVICE_HOST"] == "10.0.0.1"
+    event = m.decode(m.INSTANCE_CREATED, msg.data)
+    assert (event.uid, event.eks_ci_id, event.eks_ci_name, event.node) == (pod.metadata.uid, record.id, name, NODE_B)
+    assert SECRET_VALUE not in caplog.text
+    events = sandbox.store.list("events", "default")
+    assert SECRET_VALUE not in repr(events)
+
+
+async def test_redelivery_and_restart_never_make_a_second_instance(
+    sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
+) -> None:
+    pod = await create_and_bind(sandbox, kube, pod_body("web-2"))
+    name = instance_name(CLUSTER_ID, pod.metadata.uid)
+    async with run_provisioner():
+        await announce(bus, pod)
+        await wait_for(lambda: instances_named(emulator, name))
+        await announce(bus, pod, msg_id="redelivered-1")  # a second copy, as after a lost ack
+    async with run_provisioner():  # a restarted replica sees it again
+        await announce(bus, pod, msg_id="redelivered-2")
+        await announce(bus, pod, msg_id="redelivered-3")
+        done = await bus.js.consumer_info(m.STREAM, "cloud-provisioner-on_bound")
+        await wait_for(lambda: _acked(bus), message="events not all handled")
+    assert len(instances_named(emulator, name)) == 1
+    assert done is not None
+
+
+async def _acked(bus: Bus) -> bool:
+    info = await bus.js.consumer_info(m.STREAM, "cloud-provisioner-on_bound")
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+@pytest.mark.parametrize("change", ["terminating", "deleted"])
+async def test_pod_gone_deletes_its_instance(
+    sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner, change: str,
+) -> None:
+    pod = await create_and_bind(sandbox, kube, pod_body(f"web-{change}"))
+    name = instance_name(CLUSTER_ID, pod.metadata.uid)
+    deleted = await bus.nc.subscribe(m.INSTANCE_DELETED)
+    async with run_provisioner():
+        await announce(bus, pod)
+        await wait_for(lambda: instances_named(emulator, name))
+        await announce(bus, pod, change)  # type: ignore[arg-type]
+        await wait_for(lambda: not instances_named(emulator, name), message="instance not deleted")
+        msg = await deleted.next_msg(timeout=10)
+    event = m.decode(m.INSTANCE_DELETED, msg.data)
+    assert event.uid == pod.metadata.uid and event.eks_ci_id.startswith("eksci-")
+
+
+async def test_pods_on_other_nodes_and_daemonset_pods_get_no_instance(
+    sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
+) -> None:
+    local = await create_and_bind(sandbox, kube, pod_body("local"), "node-1")
+    daemon = await create_and_bind(sandbox, kube, pod_body("daemon", owner_kind="DaemonSet"), NODE_A)
+    marker = await create_and_bind(sandbox, kube, pod_body("marker"), NODE_A)
+    async with run_provisioner():
+        for pod in (local, daemon, marker):
+            await announce(bus, pod)
+        await wait_for(lambda: instances_named(emulator, instance_name(CLUSTER_ID, marker.metadata.uid)))
+        await wait_for(lambda: _acked(bus))
+    assert len(emulator.state.records) == 1
