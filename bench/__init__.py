@@ -1,0 +1,1 @@
+"""Benchmark scenarios behind `spillway bench` (see bench/README.md)."""
