@@ -90,6 +90,50 @@ class AdmissionConfig(_Section, frozen=True):
     tls: TLSConfig = TLSConfig()
 
 
+class NodeStatusConfig(_Section, frozen=True):
+    """node-status: the super nodes' kubelet side (addresses, log endpoint TLS, heartbeats)."""
+
+    address: str = ""
+    """InternalIP of the super nodes: where the API server reaches node-status's log endpoint.
+    Empty: $POD_IP, else 127.0.0.1."""
+    kubelet_port: int = 10250
+    """HTTPS port of the kubelet log endpoint (`daemonEndpoints.kubeletEndpoint.Port`); 0 = any free port."""
+    client_ca_file: str = ""
+    """CA that signed the API server's kubelet-client certificate; only clients it signed are served.
+    Empty: the cluster CA from the kubeconfig (or the in-cluster service-account CA)."""
+    cert_file: str = ""
+    """Serving certificate of the log endpoint; empty: a self-signed one is generated at startup."""
+    key_file: str = ""
+    lease_renew_seconds: float = 10.0
+    """How often the node Leases in kube-node-lease are renewed."""
+    node_status_seconds: float = 60.0
+    """How often node status (Ready heartbeat) is written when nothing changed."""
+    health_check_seconds: float = 10.0
+    """How often the cloud is asked whether it answers."""
+    cloud_failure_threshold: int = 3
+    """Consecutive failed health calls before the super nodes go NotReady (CloudUnreachable)."""
+    status_sync_seconds: float = 1.0
+    """How often tracked instances are described (batched) and pod status patched."""
+    resync_seconds: float = 60.0
+    """How often the pods bound to super nodes are listed from the API (the bus events are hints)."""
+    pod_cpu: str = "64"
+    """CPU of the largest instance a pod may get; node cpu capacity = instanceQuota x this."""
+    pod_memory: str = "512Gi"
+    """Memory of the largest instance; node memory capacity = instanceQuota x this."""
+    leader_election_namespace: str = "spillway"
+
+
+class ProvisionerConfig(_Section, frozen=True):
+    """cloud-provisioner: concurrency and orphan garbage collection."""
+
+    create_concurrency: int = 64
+    """Pods handled in parallel by one replica (creates are network-bound)."""
+    gc_grace_seconds: float = 120.0
+    """An orphan is deleted only this long after its CreationTime and after it was first seen orphaned."""
+    gc_interval_seconds: float = 60.0
+    leader_election_namespace: str = "spillway"
+
+
 class Config(_Section, frozen=True):
     """The whole file. `source` is the path it was read from (for error messages)."""
 
@@ -100,4 +144,6 @@ class Config(_Section, frozen=True):
     placement: PlacementConfig = PlacementConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     admission: AdmissionConfig = AdmissionConfig()
+    node_status: NodeStatusConfig = NodeStatusConfig()
+    provisioner: ProvisionerConfig = ProvisionerConfig()
     source: str = ""

@@ -20,6 +20,8 @@ RunProvisioner = Callable[..., AbstractAsyncContextManager[RunningService]]
 
 @pytest.fixture
 async def kube(sandbox: Sandbox) -> AsyncIterator[KubeClient]:
+    await sandbox.store.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                              "metadata": {"name": "spillway"}})  # where leader leases live
     client = await KubeClient.connect(str(sandbox.kubeconfig_path))
     try:
         yield client

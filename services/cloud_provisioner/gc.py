@@ -1,0 +1,100 @@
+"""Orphan garbage collection: instances of this cluster whose pod is gone.
+
+Safe by construction, in this order: (1) only the elected leader collects; (2) the view of live
+pods is a fresh list from the API (one consistent snapshot per super node), taken before the
+instances are listed, and a failed list skips the round; (3) only names under this cluster's
+prefix are considered; (4) an instance is deleted only once both its CreationTime and the moment
+this collector first saw it orphaned are older than the grace period — an instance created for a
+pod bound after the list, or seen orphaned once by accident, survives.
+
+A terminating pod does not keep its instance alive: if its delete was lost (a create raced it on
+another replica), collecting the instance lets node-status finish the pod's deletion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+import msgspec
+from spillway.cloud import Instance, InstanceProvider, instance_name, name_prefix
+from spillway.kube import KubeClient
+from spillway.kube.client import collection_path
+from spillway.model.kube import Pod
+
+from services.cloud_provisioner.metrics import INSTANCES_DELETED
+
+log = logging.getLogger("spillway.cloud-provisioner.gc")
+
+
+class _PodList(msgspec.Struct):
+    items: list[Pod] = []
+
+
+class OrphanCollector:
+    """`run_once()` is one collection round; `run(is_leader)` repeats it every `interval` seconds."""
+
+    def __init__(self, *, client: KubeClient, provider: InstanceProvider, cluster_id: str, nodes: Iterable[str],
+                 grace: float = 120.0, interval: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.provider = provider
+        self.cluster_id = cluster_id
+        self.nodes = sorted(nodes)
+        self.grace = grace
+        self.interval = interval
+        self.clock = clock
+        self.first_seen: dict[str, float] = {}
+
+    async def live_names(self) -> set[str]:
+        """Instance names of the pods on our super nodes that are not terminating (raises if a list fails)."""
+        names: set[str] = set()
+        for node in self.nodes:
+            raw = await self.client.request("GET", collection_path("v1", "pods"),
+                                            params={"fieldSelector": f"spec.nodeName={node}"})
+            for pod in msgspec.json.decode(raw, type=_PodList).items:
+                if not pod.is_terminating():
+                    names.add(instance_name(self.cluster_id, pod.metadata.uid))
+        return names
+
+    def orphans(self, instances: Iterable[Instance], live: set[str], now: float) -> list[Instance]:
+        """Pure: which instances are due, updating `first_seen` (forgetting ids no longer orphaned)."""
+        due: list[Instance] = []
+        seen: dict[str, float] = {}
+        for inst in instances:
+            if inst.name in live:
+                continue
+            first = seen[inst.id] = self.first_seen.get(inst.id, now)
+            created = inst.created_at.timestamp() if inst.created_at else now
+            if now - created >= self.grace and now - first >= self.grace:
+                due.append(inst)
+        self.first_seen = seen
+        return due
+
+    async def run_once(self) -> list[str]:
+        """One round; returns the ids deleted."""
+        live = await self.live_names()
+        instances = await self.provider.list_by_name_prefix(name_prefix(self.cluster_id))
+        due = self.orphans(instances, live, self.clock())
+        if not due:
+            return []
+        ids = [i.id for i in due]
+        await self.provider.delete(ids)
+        for inst in due:
+            self.first_seen.pop(inst.id, None)
+        INSTANCES_DELETED.labels("orphan").inc(len(ids))
+        log.info("orphan instances deleted", extra={"ids": ids, "names": [i.name for i in due]})
+        return ids
+
+    async def run(self, is_leader: Callable[[], bool]) -> None:
+        """Forever: a round every `interval` while leading; a failed round is logged and skipped."""
+        while True:
+            if is_leader():
+                try:
+                    await self.run_once()
+                except Exception as exc:  # a failed round must not end the loop
+                    log.warning("orphan collection round failed", extra={"error": repr(exc)})
+            else:
+                self.first_seen.clear()  # a new leader starts its own grace clock
+            await asyncio.sleep(self.interval)

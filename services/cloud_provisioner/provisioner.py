@@ -1,0 +1,195 @@
+"""Pod bound to a super node → one container instance; pod terminating or deleted → none.
+
+Why it is safe to run twice (redelivery, a restart, two replicas): the instance name is derived
+from the cluster id and the pod uid, and the provider looks it up before it creates. The pod is
+read fresh from the API first, so a stale event for a pod that is gone or terminating creates
+nothing. A create that finishes after this replica saw the pod go is undone at once; one that
+races another replica's delete is left to the orphan collector.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from opentelemetry.trace import Span
+from spillway.bus import Bus, TemporaryError, current_delivery
+from spillway.cloud import CloudError, CreateRequest, InstanceProvider, RetryableError, instance_name
+from spillway.config import Config
+from spillway.kube import KubeClient, NotFound, pod_path
+from spillway.kube.events import EventRecorder, ObjectRef
+from spillway.model import messages as m
+from spillway.model.kube import Pod
+from spillway.telemetry import get_tracer
+from spillway.translate import TranslationError, translate_pod
+
+from services.cloud_provisioner.failures import Failure, classify_failure, scrub
+from services.cloud_provisioner.metrics import CLOUD_ERRORS, INSTANCES_CREATED, INSTANCES_DELETED, INSTANCES_FAILED
+from services.cloud_provisioner.resolve import Resolver
+from services.cloud_provisioner.settings import super_nodes
+
+log = logging.getLogger("spillway.cloud-provisioner")
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+REMEMBER_DELETED = 10_000
+
+
+def is_daemonset_pod(pod: Pod) -> bool:
+    ref = pod.metadata.controller_ref()
+    return ref is not None and ref.kind == "DaemonSet"
+
+
+def pod_ref(pod: Pod) -> ObjectRef:
+    return ObjectRef("Pod", pod.metadata.namespace, pod.metadata.name, pod.metadata.uid)
+
+
+class Provisioner:
+    """The two handlers' logic; one per running service."""
+
+    def __init__(self, *, config: Config, client: KubeClient, provider: InstanceProvider, bus: Bus,
+                 recorder: EventRecorder, resolver: Resolver, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.client = client
+        self.provider = provider
+        self.bus = bus
+        self.recorder = recorder
+        self.resolver = resolver
+        self.clock = clock
+        self.nodes = super_nodes(config)
+        self.cluster_id = config.cloud.cluster_id
+        self._gone: OrderedDict[str, None] = OrderedDict()
+
+    def instance_name(self, pod: Pod) -> str:
+        return instance_name(self.cluster_id, pod.metadata.uid)
+
+    # ---- bound → create -------------------------------------------------------------------------
+
+    async def on_bound(self, event: m.PodEvent) -> None:
+        node = event.pod.spec.node_name
+        if node not in self.nodes or is_daemonset_pod(event.pod):
+            return  # not ours; DaemonSet pods are failed by node-status, never run
+        pod = await self._fresh(event.pod)
+        if pod is None or pod.is_terminating() or pod.status.phase in TERMINAL_PHASES:
+            return
+        name = self.instance_name(pod)
+        with get_tracer().start_as_current_span("cloud-provisioner create", attributes={
+            "k8s.pod.name": pod.metadata.name, "k8s.namespace.name": pod.metadata.namespace,
+            "k8s.pod.uid": pod.metadata.uid, "k8s.node.name": node, "spillway.instance.name": name,
+        }) as span:
+            secret_values: list[bytes] = []
+            try:
+                placement = await self.resolver.placement(node)
+                ctx = await self.resolver.context(pod, name, placement)
+                secret_values = [v for data in ctx.secrets.values() for v in data.values()]
+                result = translate_pod(pod, ctx)
+                if result.warnings:
+                    await self._event(pod, "Warning", "TranslationWarning",
+                                      "; ".join(result.warnings))
+                instance_id = await self.provider.create(CreateRequest.from_params(result.request))
+            except (CloudError, TranslationError) as exc:
+                await self._failed(pod, node, name, exc, secret_values, span)
+                return
+            span.set_attribute("spillway.instance.id", instance_id)
+        INSTANCES_CREATED.inc()
+        log.info("instance created", extra={"pod": pod.key, "uid": pod.metadata.uid, "instance": instance_id,
+                                            "instance_name": name, "spec": str(result.spec)})
+        if pod.metadata.uid in self._gone:  # the pod went while we were creating
+            await self.provider.delete([instance_id])
+            INSTANCES_DELETED.labels("pod-gone-during-create").inc()
+            return
+        await self.bus.publish(m.InstanceEvent(
+            namespace=pod.metadata.namespace, name=pod.metadata.name, uid=pod.metadata.uid, status="created",
+            eks_ci_id=instance_id, eks_ci_name=name, node=node, observed_at=self.clock(),
+        ), msg_id=f"{pod.metadata.uid}:created")
+
+    async def _fresh(self, pod: Pod) -> Pod | None:
+        """The pod as the API has it now; None when it is gone or is another incarnation."""
+        try:
+            fresh = await self.client.get_as(pod_path(pod.metadata.namespace, pod.metadata.name), Pod)
+        except NotFound:
+            return None
+        return fresh if fresh.metadata.uid == pod.metadata.uid else None
+
+    async def _failed(self, pod: Pod, node: str, name: str, exc: Exception, secret_values: list[bytes],
+                      span: Span) -> None:
+        failure = classify_failure(exc, cooldown_seconds=self.config.placement.sold_out_cooldown_seconds)
+        if failure is None:
+            raise exc
+        span.set_attribute("spillway.failure.code", failure.code)
+        if isinstance(exc, CloudError):
+            CLOUD_ERRORS.labels(exc.code).inc()
+            if exc.request_id:
+                span.set_attribute("cloud.request_id", exc.request_id)
+        delivery = current_delivery()
+        if failure.retry and (delivery is None or not delivery.is_last_attempt):
+            raise TemporaryError(f"{failure.code}: will retry") from (exc if isinstance(exc, RetryableError) else None)
+        message = scrub(failure.message, secret_values)
+        log.warning("provisioning failed", extra={"pod": pod.key, "uid": pod.metadata.uid, "reason": failure.pod_reason,
+                                                  "code": failure.code, "error": message})
+        if failure.zone:
+            await self._cool_down(failure)
+        await self._event(pod, "Warning", failure.event_reason, message)
+        await self.fail_pod(pod, failure.pod_reason, message)
+        INSTANCES_FAILED.labels(failure.pod_reason).inc()
+        await self.bus.publish(m.InstanceEvent(
+            namespace=pod.metadata.namespace, name=pod.metadata.name, uid=pod.metadata.uid, status="failed",
+            eks_ci_name=name, node=node, reason=failure.pod_reason, observed_at=self.clock(),
+            request_id=(exc.request_id or "") if isinstance(exc, CloudError) else "",
+        ), msg_id=f"{pod.metadata.uid}:failed")
+
+    async def _cool_down(self, failure: Failure) -> None:
+        assert failure.zone is not None
+        until = self.clock() + self.config.placement.sold_out_cooldown_seconds
+        cooldown = m.ZoneCooldown(zone=failure.zone, until=until, reason=failure.code)
+        zones = await self.bus.typed_kv(m.KV_ZONES, m.ZoneCooldown)
+        await zones.put(m.kv_key(failure.zone), cooldown)
+        await self.bus.publish(cooldown, msg_id=f"cooldown:{failure.zone}:{int(until)}")
+
+    async def _event(self, pod: Pod, type_: str, reason: str, message: str) -> None:
+        with contextlib.suppress(NotFound):
+            await self.recorder.record(pod_ref(pod), type_, reason, message)
+
+    async def fail_pod(self, pod: Pod, reason: str, message: str) -> None:
+        """phase Failed with a reason and message (its controller then replaces it)."""
+        patch = {"status": {"phase": "Failed", "reason": reason, "message": message,
+                            "conditions": [{"type": "Ready", "status": "False", "reason": reason}]}}
+        with contextlib.suppress(NotFound):
+            await self.client.patch(pod_path(pod.metadata.namespace, pod.metadata.name) + "/status", patch)
+
+    # ---- terminating / deleted → delete ---------------------------------------------------------
+
+    async def on_gone(self, event: m.PodEvent) -> None:
+        pod = event.pod
+        node = pod.spec.node_name
+        if node not in self.nodes:
+            return
+        self._remember_gone(pod.metadata.uid)
+        name = self.instance_name(pod)
+        with get_tracer().start_as_current_span("cloud-provisioner delete", attributes={
+            "k8s.pod.name": pod.metadata.name, "k8s.namespace.name": pod.metadata.namespace,
+            "k8s.pod.uid": pod.metadata.uid, "spillway.instance.name": name, "spillway.pod.change": event.change,
+        }) as span:
+            try:
+                found = (await self.provider.describe_by_names([name])).get(name)
+                if found is not None:
+                    span.set_attribute("spillway.instance.id", found.id)
+                    await self.provider.delete([found.id])
+            except RetryableError as exc:
+                CLOUD_ERRORS.labels(exc.code).inc()
+                raise TemporaryError(str(exc)) from exc
+        if found is not None:
+            INSTANCES_DELETED.labels(event.change).inc()
+            log.info("instance deleted", extra={"pod": pod.key, "uid": pod.metadata.uid, "instance": found.id})
+        await self.bus.publish(m.InstanceEvent(
+            namespace=pod.metadata.namespace, name=pod.metadata.name, uid=pod.metadata.uid, status="deleted",
+            eks_ci_id=found.id if found else "", eks_ci_name=name, node=node, reason=f"pod {event.change}",
+            observed_at=self.clock(),
+        ), msg_id=f"{pod.metadata.uid}:deleted")
+
+    def _remember_gone(self, uid: str) -> None:
+        self._gone[uid] = None
+        self._gone.move_to_end(uid)
+        while len(self._gone) > REMEMBER_DELETED:
+            self._gone.popitem(last=False)
