@@ -1,15 +1,99 @@
-"""The placement service: decides cloud, local or refused for pending pods and acts on it (DESIGN §2).
+"""The placement service: decides cloud, local or refused for pending pods and acts (DESIGN §2).
 
-Idle for now (starts, connects to NATS, serves /healthz, /readyz and /metrics, drains on SIGTERM).
-Handlers are added like this; the runtime acks, retries with backoff, dead-letters and traces:
-
-    @service.on(messages.POD_BOUND)
-    async def on_bound(event: messages.PodEvent) -> None:
-        await service.ctx.bus.publish(...)
+- view (`view.py`): pods, nodes, owners, volumes, the global switch and zone cool-downs, followed
+  from the watcher's KV buckets on every replica;
+- leadership (`leadership.py`): a Lease `placement` in `placement.leaderElectionNamespace`; only the
+  leader consumes `spillway.pod.pending.{gated,unschedulable}` and resyncs pending pods on switch,
+  node and zone changes; a standby takes over within `leaseDurationSeconds` (15 s);
+- decider (`decider.py`): the pure policy's decision under a per-workload lock, carried out with
+  one JSON patch and a binding, recorded as an Event, a KV record (`decisions`), a
+  `spillway.placement.decided` message and a span.
 
 Run it with `spillway run placement --config FILE`.
 """
 
-from spillway.runtime import Service
+from __future__ import annotations
 
-service = Service("placement")
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+from spillway.config import Config
+from spillway.kube import KubeClient
+from spillway.kube.events import EventRecorder
+from spillway.kube.leader import LeaderElector
+from spillway.policy import PolicyOptions
+from spillway.runtime import Context, Service
+
+from services.placement.decider import Decider
+from services.placement.leadership import Leadership
+from services.placement.view import ClusterView
+
+LEASE_NAME = "placement"
+
+
+def policy_options(config: Config) -> PolicyOptions:
+    placement = config.placement
+    return PolicyOptions(
+        switch_precedence=placement.switch_precedence,
+        excluded_namespaces=frozenset(placement.excluded_namespaces),
+        deletion_cost=placement.deletion_cost,
+        subnets=tuple((s.id, s.zone) for s in config.cloud.subnets),
+    )
+
+
+@dataclass
+class PlacementState:
+    client: KubeClient | None = None
+    view: ClusterView | None = None
+    decider: Decider | None = None
+    leadership: Leadership | None = None
+    identity: str = ""
+
+
+class PlacementService(Service):
+    """The Service with its state exposed (tests read `state`)."""
+
+    def __init__(self) -> None:
+        super().__init__("placement")
+        self.state = PlacementState()
+
+
+def build_service() -> PlacementService:
+    service = PlacementService()
+    state = service.state
+
+    @service.on_startup
+    async def start(ctx: Context) -> None:
+        service.set_ready(False)
+        cfg = ctx.config.placement
+        state.identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        state.client = client = await KubeClient.connect(ctx.config.kubernetes.kubeconfig or None)
+        state.view = view = ClusterView()
+        recorder = EventRecorder(client, "spillway-placement", state.identity)
+        state.decider = decider = Decider(view, client, ctx.bus, recorder, policy_options(ctx.config))
+        elector = LeaderElector(client, cfg.leader_election_namespace, LEASE_NAME, state.identity,
+                                lease_duration=cfg.lease_duration_seconds, renew_period=cfg.lease_renew_seconds)
+        state.leadership = Leadership(ctx.bus, elector, decider, concurrency=cfg.concurrency,
+                                      resync_seconds=cfg.resync_seconds)
+        await view.start(ctx.bus)
+        service.set_ready(True)
+
+    @service.background
+    async def lead(ctx: Context) -> None:
+        assert state.leadership is not None
+        await state.leadership.run()
+
+    @service.on_shutdown
+    async def close(ctx: Context) -> None:
+        if state.view is not None:
+            await state.view.stop()
+        if state.client is not None:
+            await state.client.close()
+            state.client = None
+
+    return service
+
+
+service = build_service()

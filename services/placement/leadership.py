@@ -1,0 +1,104 @@
+"""Only the leader decides: it consumes pending-pod events and resyncs; standbys keep a warm view.
+
+Why the consumer is started here and not registered with the runtime: a standby must not take
+messages off the shared durable consumer (it would have to hand them back, burning deliveries).
+On gaining the lease: wait for the view, start consuming, decide every pod still pending (the old
+leader may have died mid-burst; its unacked messages come back only after ack_wait). On losing
+it: stop consuming at once. On shutdown: drain, then release the lease so a standby takes over
+immediately instead of after lease expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from spillway.bus import Bus, Consumer, HandlerSpec
+from spillway.kube.leader import LeaderElector
+from spillway.model import messages as m
+from spillway.policy import Trigger
+
+from services.placement.decider import Decider
+
+log = logging.getLogger("spillway.placement")
+DURABLE = "decide"
+
+
+class Leadership:
+    def __init__(self, bus: Bus, elector: LeaderElector, decider: Decider, *, concurrency: int,
+                 resync_seconds: float, grace: float = 5.0) -> None:
+        self.bus = bus
+        self.elector = elector
+        self.decider = decider
+        self.concurrency = concurrency
+        self.resync_seconds = resync_seconds
+        self.grace = grace
+        self.consumer: Consumer | None = None
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        decider.view.triggers.append(self.poke)
+
+    def spec(self) -> HandlerSpec:
+        return HandlerSpec(
+            fn=self.decider.on_event, subjects=(m.POD_PENDING_GATED, m.POD_PENDING_UNSCHEDULABLE), durable=DURABLE,
+            max_deliver=10, ack_wait=10.0, batch=max(20, self.concurrency), concurrency=self.concurrency,
+        )
+
+    def poke(self, why: str = "") -> None:
+        """Something that may change refusals changed (switch, nodes, zones): resync soon."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        elector_task = asyncio.create_task(self.elector.run(), name="placement:lease")
+        try:
+            while True:
+                await self.elector.wait_until_leader()
+                await self.decider.view.synced.wait()
+                log.info("leading: consuming pending pods", extra={"identity": self.elector.identity})
+                self.consumer = Consumer(self.bus, self.spec())
+                await self.consumer.start()
+                resync = asyncio.create_task(self._resync_loop(), name="placement:resync")
+                try:
+                    while self.elector.is_leader:
+                        self.elector.changed.clear()
+                        await self.elector.changed.wait()
+                finally:
+                    resync.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await resync
+                    await self._stop_consumer()
+                log.warning("lost the lease: standing by", extra={"identity": self.elector.identity})
+        finally:
+            await self._stop_consumer()
+            await self.elector.release()
+            elector_task.cancel()
+            await asyncio.gather(elector_task, return_exceptions=True)
+
+    async def _stop_consumer(self) -> None:
+        if self.consumer is not None:
+            consumer, self.consumer = self.consumer, None
+            await consumer.stop(self.grace)
+
+    async def _resync_loop(self) -> None:
+        self._wake.set()  # a new leader first looks at everything still pending
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.resync_seconds)
+            self._wake.clear()
+            await asyncio.sleep(0.05)  # coalesce a burst of node/config updates
+            await self.resync()
+
+    async def resync(self) -> None:
+        """Decide every pod the view shows as still pending (concurrently, bounded)."""
+        pending = self.decider.pending()
+        if pending:
+            log.info("resync", extra={"pending": len(pending)})
+        await asyncio.gather(*(self._decide(key, trigger) for key, trigger in pending))
+
+    async def _decide(self, key: str, trigger: Trigger) -> None:
+        async with self._slots:
+            try:
+                await self.decider.decide_pod(key, trigger)
+            except Exception as exc:  # the event path or the next resync retries it
+                log.warning("resync decision failed", extra={"pod": key, "error": repr(exc)})

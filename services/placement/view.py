@@ -1,0 +1,242 @@
+"""Placement's picture of the cluster, built from the watcher's KV buckets (never from the API).
+
+Why from the bus: the watcher is the only service that watches Kubernetes; every placement
+replica (the leader and its warm standbys) follows the same buckets, so a standby that takes over
+already has a synced view. Indexes keep a decision O(workload size): pods by workload (the local
+count) and pods by node (how loaded each super node is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import msgspec
+from nats.js.kv import KeyValue
+from spillway.bus import Bus
+from spillway.model import messages as m
+from spillway.model.kube import (
+    ANNOTATION_AUTO_SCALE,
+    Node,
+    OwnerReference,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+    ReplicaSet,
+)
+from spillway.policy import WorkloadKey, workload_of
+from spillway.policy.local_count import FINISHED_PHASES
+
+log = logging.getLogger("spillway.placement")
+PodListener = Callable[[Pod, bool], None]
+"""(pod, deleted): called after every change the view applies."""
+Trigger = Callable[[str], None]
+
+
+def is_newer(candidate: Pod, current: Pod | None) -> bool:
+    """resourceVersions are opaque, but every server we meet uses integers: compare them when
+    both parse, otherwise trust the candidate (it came later)."""
+    if current is None or current.metadata.uid != candidate.metadata.uid:
+        return True
+    try:
+        return int(candidate.metadata.resource_version) >= int(current.metadata.resource_version)
+    except ValueError:
+        return True
+
+
+def occupies_node(pod: Pod) -> bool:
+    return bool(pod.spec.node_name) and not pod.is_terminating() and pod.status.phase not in FINISHED_PHASES
+
+
+class ClusterView:
+    """Pods, nodes, owners, volumes, the global switch and zone cool-downs, as the bus says."""
+
+    def __init__(self) -> None:
+        self.pods: dict[str, Pod] = {}
+        self.workloads: dict[str, WorkloadKey] = {}
+        self.members: dict[WorkloadKey, set[str]] = {}
+        self.on_node: dict[str, set[str]] = {}
+        self.nodes: dict[str, Node] = {}
+        self.replicaset_owners: dict[str, OwnerReference | None] = {}
+        self.pvcs: dict[str, PersistentVolumeClaim] = {}
+        self.pvs: dict[str, PersistentVolume] = {}
+        self.config: m.ConfigEvent | None = None
+        self.cooldowns: dict[str, float] = {}
+        self.deleted_uids: set[str] = set()
+        self.pod_listeners: list[PodListener] = []
+        self.triggers: list[Trigger] = []
+        self.synced = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def global_switch(self) -> str | None:
+        if self.config is None or self.config.deleted:
+            return None
+        return self.config.data.get(ANNOTATION_AUTO_SCALE)
+
+    def super_nodes(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.is_super_node()]
+
+    def assigned(self, node: str) -> int:
+        return sum(1 for key in self.on_node.get(node, ()) if occupies_node(self.pods[key]))
+
+    def workload_pods(self, workload: WorkloadKey) -> list[Pod]:
+        return [self.pods[k] for k in self.members.get(workload, ())]
+
+    def replicaset_owner(self, namespace: str, name: str) -> OwnerReference | None:
+        return self.replicaset_owners.get(f"{namespace}/{name}")
+
+    def workload(self, pod: Pod) -> WorkloadKey:
+        return self.workloads.get(pod.key) or workload_of(pod, self.replicaset_owner)
+
+    def pvc(self, namespace: str, name: str) -> PersistentVolumeClaim | None:
+        return self.pvcs.get(f"{namespace}/{name}")
+
+    def pv(self, name: str) -> PersistentVolume | None:
+        return self.pvs.get(name)
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def upsert_pod(self, pod: Pod) -> Pod:
+        """Keep the newer of `pod` and the view's; returns the one kept. A pod whose uid was
+        seen deleted is never resurrected by a late event."""
+        key = pod.key
+        current = self.pods.get(key)
+        if pod.metadata.uid in self.deleted_uids:
+            return current or pod
+        if not is_newer(pod, current):
+            return current  # type: ignore[return-value]  # is_newer(…, None) is True
+        self._unindex(key)
+        self.pods[key] = pod
+        workload = workload_of(pod, self.replicaset_owner)
+        self.workloads[key] = workload
+        self.members.setdefault(workload, set()).add(key)
+        if pod.spec.node_name:
+            self.on_node.setdefault(pod.spec.node_name, set()).add(key)
+        for listener in self.pod_listeners:
+            listener(pod, False)
+        return pod
+
+    def remove_pod(self, key: str) -> None:
+        pod = self.pods.get(key)
+        if pod is None:
+            return
+        if pod.metadata.uid:
+            self.deleted_uids.add(pod.metadata.uid)
+        self._unindex(key)
+        del self.pods[key]
+        for listener in self.pod_listeners:
+            listener(pod, True)
+
+    def _unindex(self, key: str) -> None:
+        old = self.pods.get(key)
+        if old is None:
+            return
+        workload = self.workloads.pop(key, None)
+        if workload is not None:
+            members = self.members.get(workload)
+            if members is not None:
+                members.discard(key)
+                if not members:
+                    del self.members[workload]
+        if old.spec.node_name:
+            keys = self.on_node.get(old.spec.node_name)
+            if keys is not None:
+                keys.discard(key)
+
+    # ---- following the buckets ----------------------------------------------------------------
+
+    async def start(self, bus: Bus) -> None:
+        """Follow every bucket; `synced` is set once each one's current content was read."""
+        follows: list[tuple[str, Callable[[str, bytes | None], None]]] = [
+            (m.KV_REPLICASETS, self._apply_replicaset),
+            (m.KV_PVCS, self._apply_pvc),
+            (m.KV_PVS, self._apply_pv),
+            (m.KV_NODES, self._apply_node),
+            (m.KV_CONFIG, self._apply_config),
+            (m.KV_ZONES, self._apply_zone),
+            (m.KV_PODS, self._apply_pod),
+        ]
+        done: list[asyncio.Event] = []
+        for bucket, apply in follows:
+            event = asyncio.Event()
+            done.append(event)
+            kv = await bus.kv(bucket)
+            self._tasks.append(asyncio.create_task(self._follow(bucket, kv, apply, event), name=f"view:{bucket}"))
+        await asyncio.gather(*(e.wait() for e in done))
+        self.synced.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _follow(self, bucket: str, kv: KeyValue, apply: Callable[[str, bytes | None], None],
+                      synced: asyncio.Event) -> None:
+        watcher = await kv.watchall()
+        try:
+            async for entry in watcher:
+                if entry is None:
+                    synced.set()
+                    continue
+                deleted = entry.operation in ("DEL", "PURGE") or not entry.value
+                try:
+                    apply(entry.key, None if deleted else entry.value)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    log.warning("undecodable KV entry ignored", extra={"bucket": bucket, "key": entry.key,
+                                                                       "error": str(exc)})
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+
+    def _apply_pod(self, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.remove_pod(key)
+        else:
+            self.upsert_pod(m.decode_as(Pod, value))
+
+    def _apply_node(self, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.nodes.pop(key, None)
+        else:
+            self.nodes[key] = m.decode_as(Node, value)
+        self._fire(m.KV_NODES)
+
+    def _apply_config(self, key: str, value: bytes | None) -> None:
+        if key != m.CONFIG_KEY_EKS:
+            return
+        self.config = None if value is None else m.decode_as(m.ConfigEvent, value)
+        self._fire(m.KV_CONFIG)
+
+    def _apply_zone(self, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.cooldowns.pop(key, None)
+        else:
+            cooldown = m.decode_as(m.ZoneCooldown, value)
+            self.cooldowns[cooldown.zone or key] = cooldown.until
+        self._fire(m.KV_ZONES)
+
+    def _apply_replicaset(self, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.replicaset_owners.pop(key, None)
+        else:
+            self.replicaset_owners[key] = m.decode_as(ReplicaSet, value).metadata.controller_ref()
+
+    def _apply_pvc(self, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.pvcs.pop(key, None)
+        else:
+            self.pvcs[key] = m.decode_as(PersistentVolumeClaim, value)
+
+    def _apply_pv(self, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.pvs.pop(key, None)
+        else:
+            self.pvs[key] = m.decode_as(PersistentVolume, value)
+
+    def _fire(self, what: str) -> None:
+        if self.synced.is_set():
+            for trigger in self.triggers:
+                trigger(what)
