@@ -19,28 +19,17 @@ import socket
 import uuid
 from dataclasses import dataclass
 
-from spillway.config import Config
 from spillway.kube import KubeClient
 from spillway.kube.events import EventRecorder
 from spillway.kube.leader import LeaderElector
-from spillway.policy import PolicyOptions
 from spillway.runtime import Context, Service
 
 from services.placement.decider import Decider
 from services.placement.leadership import Leadership
+from services.placement.options import policy_options
 from services.placement.view import ClusterView
 
 LEASE_NAME = "placement"
-
-
-def policy_options(config: Config) -> PolicyOptions:
-    placement = config.placement
-    return PolicyOptions(
-        switch_precedence=placement.switch_precedence,
-        excluded_namespaces=frozenset(placement.excluded_namespaces),
-        deletion_cost=placement.deletion_cost,
-        subnets=tuple((s.id, s.zone) for s in config.cloud.subnets),
-    )
 
 
 @dataclass

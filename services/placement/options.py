@@ -1,0 +1,16 @@
+"""PolicyOptions from the configuration file, shared by placement and admission (they must agree)."""
+
+from __future__ import annotations
+
+from spillway.config import Config
+from spillway.policy import PolicyOptions
+
+
+def policy_options(config: Config) -> PolicyOptions:
+    placement = config.placement
+    return PolicyOptions(
+        switch_precedence=placement.switch_precedence,
+        excluded_namespaces=frozenset(placement.excluded_namespaces),
+        deletion_cost=placement.deletion_cost,
+        subnets=tuple((s.id, s.zone) for s in config.cloud.subnets),
+    )
