@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 from spillway.bus import Bus
+from spillway.cli import explain
 
 from tests.services.conftest import ServiceEnv, pod_body, wait_for
 from tests.services.placement.scenario import GATE, Cluster, cluster, placement_of
@@ -27,7 +31,8 @@ async def settled(c: Cluster, selector: str, count: int) -> dict[str, str] | Non
     return got if len(got) == count and "gated" not in got.values() else None
 
 
-async def test_local_replicas_1_with_4_replicas(services_env: ServiceEnv, bus: Bus) -> None:
+async def test_local_replicas_1_with_4_replicas(services_env: ServiceEnv, bus: Bus,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     async with cluster(services_env, bus) as c:
         await c.create(*(replica(f"web-{i}", 1) for i in range(4)))
         got = await wait_for(lambda: settled(c, "app=web", 4), message="all four decided")
@@ -51,6 +56,21 @@ async def test_local_replicas_1_with_4_replicas(services_env: ServiceEnv, bus: B
         # spread over both super nodes (least loaded)
         nodes = {p.spec.node_name for p in pods if p.spec.node_name}
         assert nodes == {"eklet-subnet-a", "eklet-subnet-b"}
+        # `spillway explain` answers for every pod, in words and as JSON
+        capsys.readouterr()
+        for pod in pods:
+            name, url = pod.metadata.name, services_env.nats_url
+            assert await asyncio.to_thread(explain.main, [f"default/{name}", "--nats", url]) == 0
+            text = capsys.readouterr().out
+            assert f"Pod:        default/{name}" in text and "LOCAL_REPLICAS=1" in text
+            assert ("→ node eklet-subnet-" in text) is (placement_of(pod) == "cloud")
+            assert "Trace:      " in text and "node-affinity" in text
+            assert await asyncio.to_thread(explain.main, [f"default/{name}", "--json", "--nats", url]) == 0
+            record = json.loads(capsys.readouterr().out)
+            assert record["name"] == name and record["outcome"] in ("cloud", "local")
+            assert len(record["trace_id"]) == 32
+        assert await asyncio.to_thread(explain.main, ["default/nope", "--nats", services_env.nats_url]) == 1
+        assert "no placement decision recorded for default/nope" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -1,0 +1,108 @@
+"""`spillway explain NAMESPACE/POD [--json] [--nats URL]`: why a pod went where it went.
+
+Reads placement's decision record from the `decisions` KV bucket (kept for an hour after the last
+decision) and prints it in plain words: the decision and node, the reason, the switch values, the
+LOCAL_REPLICAS quota against the local count, every restriction rule's verdict, and the trace id to
+look the decision up in Jaeger. `--json` prints the record as stored. Exit 1 when there is none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime
+
+import msgspec
+import nats.errors
+
+from spillway.bus import Bus
+from spillway.model import messages as m
+
+OUTCOME_TEXT = {
+    "cloud": "burst to the cloud",
+    "local": "kept local (released to the local scheduler)",
+    "refused": "stays pending (not allowed to burst)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spillway explain",
+                                     description="Explain the placement decision of NAMESPACE/POD.")
+    parser.add_argument("pod", metavar="NAMESPACE/POD", help="the pod, e.g. default/web-7d9c-abcde")
+    parser.add_argument("--json", action="store_true", help="print the decision record as JSON")
+    parser.add_argument("--nats", metavar="URL", help="NATS URL (default: $NATS_URL, else nats://127.0.0.1:4222)")
+    return parser
+
+
+def _switch(value: str | None) -> str:
+    return "unset" if value is None else repr(value)
+
+
+def render(record: m.PlacementDecision) -> str:
+    """The record in plain words, one fact per line."""
+    when = datetime.fromtimestamp(record.decided_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") \
+        if record.decided_at else "unknown"
+    lines = [
+        f"Pod:        {record.namespace}/{record.name} (uid {record.uid})",
+        f"Workload:   {record.workload}",
+        f"Decision:   {OUTCOME_TEXT.get(record.outcome, record.outcome)}"
+        + (f" → node {record.node}" if record.node else ""),
+        f"Reason:     {record.reason}: {record.message}",
+        f"Path:       {record.trigger or 'unknown'}"
+        + (" (gated at creation, decided before any scheduler)" if record.trigger == "gated" else
+           " (the scheduler found no room locally)" if record.trigger == "unschedulable" else ""),
+        f"Switches:   global AUTO_SCALE_EKS {_switch(record.global_switch)}, workload AUTO_SCALE_EKS "
+        f"{_switch(record.workload_switch)} → bursting "
+        f"{'allowed' if record.switch_allowed else 'refused'} ({record.switch_reason})",
+        "Quota:      " + (f"LOCAL_REPLICAS={record.local_replicas}, {record.local_count} replica(s) already local"
+                          if record.local_replicas is not None else
+                          f"LOCAL_REPLICAS unset, {record.local_count} replica(s) local"),
+        "Rules:",
+    ]
+    for rule in record.rules:
+        verdict = "ok" if rule.code == "Allowed" else f"{rule.code}: {rule.reason}: {rule.message}"
+        lines.append(f"  {rule.rule:<20} {verdict}")
+    if not record.rules:
+        lines.append("  (none evaluated)")
+    for warning in record.warnings:
+        lines.append(f"Warning:    {warning}")
+    lines.append(f"Decided:    {when}")
+    lines.append(f"Trace:      {record.trace_id or 'none'}")
+    return "\n".join(lines)
+
+
+async def fetch(nats_url: str, namespace: str, name: str) -> m.PlacementDecision | None:
+    bus = await Bus.connect(nats_url, service="explain", max_reconnect_attempts=1, connect_timeout=2.0)
+    try:
+        decisions = await bus.typed_kv(m.KV_DECISIONS, m.PlacementDecision)
+        return await decisions.get(m.kv_key(namespace, name))
+    finally:
+        await bus.close(drain=False)
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    namespace, _, name = args.pod.partition("/")
+    if not namespace or not name or "/" in name:
+        print(f"spillway explain: expected NAMESPACE/POD, got {args.pod!r}", file=sys.stderr)
+        return 2
+    url = args.nats or os.environ.get("NATS_URL") or "nats://127.0.0.1:4222"
+    try:
+        record = asyncio.run(asyncio.wait_for(fetch(url, namespace, name), 15))
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        print(f"spillway explain: cannot read decisions from {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"spillway explain: {exc}", file=sys.stderr)
+        return 2
+    if record is None:
+        print(f"spillway explain: no placement decision recorded for {namespace}/{name} "
+              f"(never pending, not decided yet, or older than an hour)", file=sys.stderr)
+        return 1
+    if args.json:
+        print(msgspec.json.format(m.encode(record), indent=2).decode())
+    else:
+        print(render(record))
+    return 0
