@@ -2,7 +2,8 @@
 
 Why the consumer is started here and not registered with the runtime: a standby must not take
 messages off the shared durable consumer (it would have to hand them back, burning deliveries).
-On gaining the lease: wait for the view, start consuming, decide every pod still pending (the old
+On gaining the lease: wait for the view (and a moment for the previous leader's last
+writes to reach it), start consuming, decide every pod still pending (the old
 leader may have died mid-burst; its unacked messages come back only after ack_wait). On losing
 it: stop consuming at once. On shutdown: drain, then release the lease so a standby takes over
 immediately instead of after lease expiry.
@@ -27,13 +28,14 @@ DURABLE = "decide"
 
 class Leadership:
     def __init__(self, bus: Bus, elector: LeaderElector, decider: Decider, *, concurrency: int,
-                 resync_seconds: float, grace: float = 5.0) -> None:
+                 resync_seconds: float, grace: float = 5.0, settle_seconds: float = 1.0) -> None:
         self.bus = bus
         self.elector = elector
         self.decider = decider
         self.concurrency = concurrency
         self.resync_seconds = resync_seconds
         self.grace = grace
+        self.settle_seconds = settle_seconds
         self.consumer: Consumer | None = None
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
@@ -55,6 +57,11 @@ class Leadership:
             while True:
                 await self.elector.wait_until_leader()
                 await self.decider.view.synced.wait()
+                # the previous leader's last writes may still be on their way through the watcher
+                # into our view; counting before they arrive could keep one replica too many local
+                await asyncio.sleep(self.settle_seconds)
+                if not self.elector.is_leader:
+                    continue
                 log.info("leading: consuming pending pods", extra={"identity": self.elector.identity})
                 self.consumer = Consumer(self.bus, self.spec())
                 await self.consumer.start()

@@ -116,10 +116,12 @@ class RunningService:
         if bus is not None:
             with contextlib.suppress(Exception):
                 await bus.nc.close()
+        self.task.cancel()  # once: the runtime's cleanup runs (a dead process frees its sockets too)
+        await asyncio.wait({self.task}, timeout=15.0)
         while not self.task.done():
             self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait({self.task}, timeout=2.0)
+            await asyncio.wait({self.task}, timeout=2.0)
+        await self.runtime.health.stop()
 
 
 @contextlib.asynccontextmanager

@@ -174,3 +174,27 @@ async def test_ineligible_unschedulable_pod_stays_pending_with_warning(
 
 async def _bound(c: Cluster, namespace: str, name: str) -> str:
     return (await c.pod(namespace, name)).spec.node_name
+
+
+@pytest.mark.slow
+async def test_killing_the_leader_mid_burst_loses_no_pod_and_over_bursts_none(services_env: ServiceEnv,
+                                                                              bus: Bus) -> None:
+    from services.placement.main import build_service as build_placement
+    from tests.services.placement.scenario import PLACEMENT_CONFIG
+
+    async with cluster(services_env, bus) as c, services_env.run(build_placement, config=PLACEMENT_CONFIG) as standby:
+        leader = c.placements[0]
+        assert standby.service.state.leadership.consumer is None  # type: ignore[attr-defined]
+        await c.create(*(replica(f"ha-{i}", 10, workload="ha") for i in range(60)))
+
+        async def some_decided() -> bool:
+            return leader.service.state.decider.stats.decided >= 5  # type: ignore[attr-defined]
+
+        await wait_for(some_decided, 20, interval=0.01, message="the leader started deciding")
+        await leader.kill()
+        await wait_for(lambda: standby.service.state.leadership.consumer is not None,  # type: ignore[attr-defined]
+                       15, message="the standby took over")
+        got = await wait_for(lambda: settled(c, "app=ha", 60), 40, interval=0.3, message="every pod decided")
+        values = list(got.values())
+        assert values.count("local") == 10 and values.count("cloud") == 50
+        assert standby.service.state.decider.stats.decided > 0  # type: ignore[attr-defined]  # really mid-burst
