@@ -124,8 +124,7 @@ async def burst(state_dir: Path, progress: Progress, n: int = 2000, with_limit: 
 async def tight_client_limit(stack: LocalStack, kube: KubeClient, n: int, progress: Progress) -> dict[str, Any]:
     """The least API work per pod, replayed straight against the same sandbox and emulator:
     one bind, one create call, one status patch — no bus, no policy, no look-before-create."""
-    from spillway.cloud import TkeProvider
-    from spillway.cloud.tke import TkeSettings
+    from spillway.cloud import TkeProvider, TkeSettings
 
     ns = "limit"
     await kube.request("POST", collection_path("v1", "namespaces"),

@@ -135,9 +135,33 @@ class LocalStack:
         await asyncio.gather(self._start(self._sandbox_child()), self._start(self._emulator_child()))
         self.write_config()
         self.write_env()
+        if "admission" in self.options.services:
+            from services.admission.tls import ensure_certificate
+
+            ensure_certificate(*self.admission_cert)
         self.progress(f"starting services: {', '.join(self.options.services)}")
         await asyncio.gather(*(self._start(self._service_child(name)) for name in self.options.services))
+        if "admission" in self.options.services:
+            await self.register_admission_webhook()
         self.progress("every service reports ready")
+
+    @property
+    def admission_cert(self) -> tuple[Path, Path]:
+        return self.state_dir / "admission" / "tls.crt", self.state_dir / "admission" / "tls.key"
+
+    async def register_admission_webhook(self) -> None:
+        """Point the sandbox's MutatingWebhookConfiguration at our admission service, as
+        `kubectl apply -k k8s/` does on a real cluster (with cert-manager's caBundle)."""
+        from services.admission.registration import register_webhook
+        from services.admission.tls import ensure_certificate
+        from spillway.kube import KubeClient
+
+        cert = ensure_certificate(*self.admission_cert)
+        client = await KubeClient.connect(str(self.kubeconfig))
+        try:
+            await register_webhook(client, f"https://127.0.0.1:{self.admission_port}/mutate", cert.ca_bundle)
+        finally:
+            await client.close()
 
     async def stop(self, grace: float = 10.0) -> None:
         children = [c for c in self.children.values() if c.process and c.process.returncode is None]
@@ -242,7 +266,8 @@ class LocalStack:
             "eklet": {"podUsedApiserver": f"127.0.0.1:{self.sandbox_port}"},
             "nats": {"url": self.nats_url},
             "kubernetes": {"kubeconfig": str(self.kubeconfig)},
-            "admission": {"port": self.admission_port},
+            "admission": {"port": self.admission_port, "tls": {
+                "certFile": str(self.admission_cert[0]), "keyFile": str(self.admission_cert[1])}},
         }
 
     def write_config(self) -> None:
