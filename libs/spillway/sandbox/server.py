@@ -24,9 +24,13 @@ from aiohttp import web
 from spillway.sandbox import discovery, persistence
 from spillway.sandbox.api import ResourceApi, error_response, json_response
 from spillway.sandbox.certs import SandboxPki, ensure_pki
+from spillway.sandbox.controllers import run_workload_controllers
 from spillway.sandbox.errors import ApiError
+from spillway.sandbox.kubelet import run_kubelet
 from spillway.sandbox.rbac import AuditRecord, Rbac
+from spillway.sandbox.scheduler import DEFAULT_SCHEDULER_NAMES, run_scheduler
 from spillway.sandbox.store import AdmissionHook, Store
+from spillway.sandbox.topology import LocalNode, ensure_nodes
 
 Controller = Callable[["Sandbox"], Coroutine[Any, Any, None]]
 MAX_BODY = 3 * 1024 * 1024
@@ -50,6 +54,17 @@ class SandboxOptions:
     snapshot_interval: float = 5.0
     admission_hooks: list[AdmissionHook] = field(default_factory=list)
     controllers: list[Controller] = field(default_factory=list)
+    # Cluster behaviour (issue #4): all off by default in-process, on for `spillway sandbox`.
+    nodes: list[LocalNode] = field(default_factory=list)
+    workload_controllers: bool = False
+    scheduler: bool = False
+    scheduler_names: tuple[str, ...] = DEFAULT_SCHEDULER_NAMES
+    kubelet: bool = False
+    kubelet_delay: float = 0.5
+    kubelet_job_duration: float = 1.0
+    kubelet_lease_interval: float = 10.0
+    webhooks: bool = False
+    webhook_timeout_cap: float | None = None
 
 
 class Sandbox:
@@ -136,8 +151,16 @@ class Sandbox:
         if opts.data_dir:
             self._tasks.append(asyncio.create_task(
                 persistence.save_periodically(self.store, opts.data_dir, opts.snapshot_interval)))
-        for controller in opts.controllers:
+        await ensure_nodes(self.store, opts.nodes)
+        for controller in [*self._cluster_loops(), *opts.controllers]:
             self._tasks.append(asyncio.create_task(controller(self)))
+
+    def _cluster_loops(self) -> list[Controller]:
+        opts = self.options
+        chosen: list[tuple[bool, Controller]] = [
+            (opts.kubelet, run_kubelet), (opts.scheduler, run_scheduler),
+            (opts.workload_controllers, run_workload_controllers)]
+        return [loop for on, loop in chosen if on]
 
     async def stop(self) -> None:
         for task in self._tasks:

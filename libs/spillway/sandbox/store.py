@@ -164,6 +164,19 @@ class Store:
     def count(self, key: str) -> int:
         return sum(len(v) for v in self._objects.get(resource(key).bucket, {}).values())
 
+    def dependents(self, owner_uid: str, key: str) -> builtins.list[Obj]:
+        """Objects of kind `key` whose ownerReferences name `owner_uid` (the GC index: always current,
+        unlike a watch-fed cache, so controllers never double-create)."""
+        bucket = resource(key).bucket
+        objects = self._objects.get(bucket, {})
+        out = []
+        for b, ns, name in self._dependents.get(owner_uid, ()):
+            obj = objects.get(ns, {}).get(name) if b == bucket else None
+            if obj is not None:
+                out.append(obj)
+        out.sort(key=lambda o: o["metadata"]["name"])
+        return out
+
     def namespace_exists(self, namespace: str) -> bool:
         return namespace in self._objects.get("namespaces", {}).get("", {})
 

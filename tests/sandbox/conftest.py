@@ -1,0 +1,60 @@
+"""Fixtures for the cluster behaviour (issue #4): `cluster` is a sandbox with the workload
+controllers, the scheduler, the fake kubelet and webhooks on and one local node (node-1,
+2 cpu, 4Gi, 110 pods) with zero kubelet delays; `make_cluster(**options)` picks other options."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from spillway.sandbox import Sandbox, SandboxOptions
+from spillway.sandbox.topology import uniform
+
+ClusterFactory = Callable[..., Coroutine[Any, Any, Sandbox]]
+
+
+def cluster_options(tmp_path: Path, index: int = 0, **fields: Any) -> SandboxOptions:
+    defaults: dict[str, Any] = {
+        "kubeconfig": tmp_path / f"cluster-kubeconfig-{index}", "bookmark_interval": 0.2,
+        "nodes": uniform(1), "workload_controllers": True, "scheduler": True, "kubelet": True, "webhooks": True,
+        "kubelet_delay": 0.0, "kubelet_job_duration": 0.0, "kubelet_lease_interval": 0.2,
+    }
+    defaults.update(fields)
+    return SandboxOptions(**defaults)
+
+
+@pytest.fixture
+async def make_cluster(tmp_path: Path) -> AsyncIterator[ClusterFactory]:
+    started: list[Sandbox] = []
+
+    async def make(**fields: Any) -> Sandbox:
+        sb = Sandbox(cluster_options(tmp_path, len(started), **fields))
+        await sb.start()
+        started.append(sb)
+        return sb
+
+    try:
+        yield make
+    finally:
+        for sb in reversed(started):
+            await sb.stop()
+
+
+@pytest.fixture
+async def cluster(make_cluster: ClusterFactory) -> Sandbox:
+    return await make_cluster()
+
+
+async def eventually(check: Callable[[], Any], seconds: float = 5.0) -> Any:
+    """Poll `check` until it returns something truthy (bounded); returns that value."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {seconds}s (last value {value!r})")
+        await asyncio.sleep(0.02)
