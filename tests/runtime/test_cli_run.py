@@ -70,10 +70,25 @@ def wait_for_status(url: str, status: int, proc: subprocess.Popen[str], within: 
     raise AssertionError(f"{url} never answered {status}")
 
 
-@pytest.mark.parametrize("service", ["watcher", "cloud-provisioner"])
+@pytest.mark.parametrize("service", ["watcher", "placement", "cloud-provisioner", "node-status"])
+def test_no_kubeconfig_outside_a_cluster_exits_2_with_one_line(tmp_path: Path, nats_server: str, service: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"cloud:\n  secretKey: {SECRET}\n  subnets: [{{id: subnet-a, zone: z-1}}]\n"
+                    f"nats:\n  url: {nats_server}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")}
+    result = subprocess.run([sys.executable, "-m", "spillway.cli", "run", service, "--config", str(path),
+                             "--health-port", str(free_port())], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("spillway run: in-cluster service account: kubernetes.kubeconfig: cannot use it")
+    assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("service", ["admission"])
 def test_valid_config_serves_health_and_exits_0_on_sigterm(tmp_path: Path, nats_server: str, service: str) -> None:
     path = tmp_path / "config.yaml"
-    path.write_text(f"cloud:\n  secretKey: {SECRET}\nnats:\n  url: {nats_server}\n")
+    path.write_text(f"cloud:\n  secretKey: {SECRET}\nnats:\n  url: {nats_server}\n"
+                    f"admission:\n  port: {free_port()}\n")
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "spillway.cli", "run", service, "--config", str(path), "--health-port", str(port)],

@@ -18,6 +18,7 @@ import msgspec
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
+from spillway.config import ConfigError
 from spillway.kube.errors import KubeError, error_from_status
 
 T = TypeVar("T")
@@ -40,14 +41,21 @@ class KubeClient:
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None, *, context: str | None = None) -> KubeClient:
-        """From a kubeconfig file, or the in-cluster service account when `kubeconfig` is empty."""
+        """From a kubeconfig file, or the in-cluster service account when `kubeconfig` is empty.
+        Unusable settings raise ConfigError naming `kubernetes.kubeconfig` (`spillway run` exits 2)."""
         configuration = k8s_client.Configuration()
-        if kubeconfig:
-            await k8s_config.load_kube_config(
-                config_file=kubeconfig, context=context, client_configuration=configuration
-            )
-        else:
-            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        try:
+            if kubeconfig:
+                await k8s_config.load_kube_config(
+                    config_file=kubeconfig, context=context, client_configuration=configuration
+                )
+            else:
+                k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except (k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
+            where = kubeconfig or "in-cluster service account"
+            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(where, "kubernetes.kubeconfig",
+                              f"cannot use it ({problem}); set it to a kubeconfig file outside a cluster") from None
         return cls(k8s_client.ApiClient(configuration=configuration))
 
     @property
