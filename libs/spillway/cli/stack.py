@@ -133,6 +133,7 @@ class LocalStack:
         await self.nats.astart()
         self.progress("starting the Kubernetes sandbox and the TKE Serverless emulator")
         await asyncio.gather(self._start(self._sandbox_child()), self._start(self._emulator_child()))
+        await self.prepare_cluster()
         self.write_config()
         self.write_env()
         if "admission" in self.options.services:
@@ -144,6 +145,25 @@ class LocalStack:
         if "admission" in self.options.services:
             await self.register_admission_webhook()
         self.progress("every service reports ready")
+
+    async def prepare_cluster(self) -> None:
+        """What `kubectl apply -k k8s/` creates on a real cluster: the `spillway` namespace
+        (leader-election Leases live there) and the `kube-system/eks-config` switch."""
+        from spillway.kube import Conflict, KubeClient
+        from spillway.kube.client import collection_path
+
+        client = await KubeClient.connect(str(self.kubeconfig))
+        try:
+            with contextlib.suppress(Conflict):
+                await client.request("POST", collection_path("v1", "namespaces"), body={
+                    "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "spillway"}})
+            with contextlib.suppress(Conflict):
+                await client.request("POST", collection_path("v1", "configmaps", "kube-system"), body={
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "eks-config", "namespace": "kube-system"},
+                    "data": {"AUTO_SCALE_EKS": "true"}})
+        finally:
+            await client.close()
 
     @property
     def admission_cert(self) -> tuple[Path, Path]:
@@ -266,6 +286,8 @@ class LocalStack:
             "eklet": {"podUsedApiserver": f"127.0.0.1:{self.sandbox_port}"},
             "nats": {"url": self.nats_url},
             "kubernetes": {"kubeconfig": str(self.kubeconfig)},
+            "nodeStatus": {"address": "127.0.0.1", "kubeletPort": self.kubelet_port,
+                           "clientCaFile": str(self.state_dir / "sandbox" / "pki" / "ca.crt")},
             "admission": {"port": self.admission_port, "tls": {
                 "certFile": str(self.admission_cert[0]), "keyFile": str(self.admission_cert[1])}},
         }
