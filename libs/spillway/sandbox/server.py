@@ -31,6 +31,7 @@ from spillway.sandbox.rbac import AuditRecord, Rbac
 from spillway.sandbox.scheduler import DEFAULT_SCHEDULER_NAMES, run_scheduler
 from spillway.sandbox.store import AdmissionHook, Store
 from spillway.sandbox.topology import LocalNode, ensure_nodes
+from spillway.sandbox.webhooks import WebhookDispatcher
 
 Controller = Callable[["Sandbox"], Coroutine[Any, Any, None]]
 MAX_BODY = 3 * 1024 * 1024
@@ -64,7 +65,6 @@ class SandboxOptions:
     kubelet_job_duration: float = 1.0
     kubelet_lease_interval: float = 10.0
     webhooks: bool = False
-    webhook_timeout_cap: float | None = None
 
 
 class Sandbox:
@@ -77,6 +77,10 @@ class Sandbox:
         self.store.admission_hooks.extend(self.options.admission_hooks)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self.webhooks: WebhookDispatcher | None = None
+        if self.options.webhooks:
+            self.webhooks = WebhookDispatcher(self.store)
+            self.store.admission_hooks.append(self.webhooks)
         self.port = 0
         self.rbac: Rbac
         self.pki: SandboxPki
@@ -169,6 +173,8 @@ class Sandbox:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.webhooks is not None:
+            await self.webhooks.close()
         self.store.close_watchers()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -67,8 +67,6 @@ def ranks_by_node(pods: Sequence[Obj], related: Sequence[Obj]) -> list[int]:
 
 def pods_to_delete(pods: Sequence[Obj], related: Sequence[Obj], count: int) -> list[Obj]:
     """The `count` pods the ReplicaSet controller deletes first."""
-    if count >= len(pods):
-        return list(pods)
     ranks = ranks_by_node(pods, related)
     order = sorted(range(len(pods)), key=lambda i: deletion_key(pods[i], ranks[i]))
     return [pods[i] for i in order[:count]]

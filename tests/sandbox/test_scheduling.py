@@ -1,0 +1,94 @@
+"""The scheduler's pure decisions: filters in the real order, reason strings, FitError format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+from spillway.model.kube import Pod
+from spillway.sandbox.scheduling import NodeInfo, pod_requests, schedule
+
+SUPER_TAINT = {"key": "eks.tke.cloud.tencent.com/eklet", "effect": "NoSchedule"}
+
+
+def node(name: str, cpu: str = "2", memory: str = "4Gi", pods: str = "110", *, taints: list[Any] | None = None,
+         labels: dict[str, str] | None = None, unschedulable: bool = False) -> NodeInfo:
+    spec: dict[str, Any] = {"taints": taints or []}
+    if unschedulable:
+        spec["unschedulable"] = True
+    return NodeInfo.from_node({"metadata": {"name": name, "labels": labels or {}}, "spec": spec,
+                               "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": pods}}})
+
+
+def pod_spec(cpu: str | None = None, memory: str | None = None, **extra: Any) -> dict[str, Any]:
+    requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
+    return {"containers": [{"name": "c", "image": "i", "resources": {"requests": requests}}], **extra}
+
+
+def run(spec: dict[str, Any], *nodes: NodeInfo) -> tuple[str | None, str]:
+    placement = schedule(msgspec.convert({"spec": spec}, Pod), spec, {n.name: n for n in nodes})
+    return placement.node, placement.message
+
+
+def test_brief_example_message() -> None:
+    full = node("node-1", cpu="1")
+    supers = [node(f"eklet-{i}", cpu="100", taints=[SUPER_TAINT]) for i in (1, 2)]
+    assert run(pod_spec(cpu="2"), full, *supers) == (None, (
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint "
+        "{eks.tke.cloud.tencent.com/eklet: }. preemption: 0/3 nodes are available: "
+        "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."))
+
+
+AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["b"]}]}]}}}
+CASES = [
+    ("fits least allocated", pod_spec(cpu="500m"), [node("a", cpu="1"), node("b", cpu="4")], "b", ""),
+    ("unschedulable node", pod_spec(), [node("a", unschedulable=True)], None,
+     "0/1 nodes are available: 1 node(s) were unschedulable. preemption: 0/1 nodes are available: "
+     "1 Preemption is not helpful for scheduling."),
+    ("taint with value", pod_spec(), [node("a", taints=[{"key": "k", "value": "v", "effect": "NoExecute"}])], None,
+     "0/1 nodes are available: 1 node(s) had untolerated taint {k: v}. preemption: 0/1 nodes are available: "
+     "1 Preemption is not helpful for scheduling."),
+    ("tolerated taint", pod_spec(tolerations=[{"operator": "Exists"}]), [node("a", taints=[SUPER_TAINT])], "a", ""),
+    ("PreferNoSchedule does not filter", pod_spec(), [node("a", taints=[{"key": "k", "effect": "PreferNoSchedule"}])],
+     "a", ""),
+    ("node selector", pod_spec(nodeSelector={"disk": "ssd"}), [node("a"), node("b", labels={"disk": "ssd"})], "b", ""),
+    ("affinity matchFields", pod_spec(affinity=AFFINITY), [node("a"), node("b")], "b", ""),
+    ("affinity mismatch", pod_spec(nodeSelector={"x": "y"}), [node("a")], None,
+     "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are "
+     "available: 1 Preemption is not helpful for scheduling."),
+    ("cpu and memory", pod_spec(cpu="3", memory="8Gi"), [node("a")], None,
+     "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory. preemption: 0/1 nodes are available: "
+     "1 No preemption victims found for incoming pod."),
+    ("too many pods", pod_spec(), [node("a", pods="0")], None,
+     "0/1 nodes are available: 1 Too many pods. preemption: 0/1 nodes are available: "
+     "1 No preemption victims found for incoming pod."),
+    ("extended resource", {"containers": [{"name": "c", "resources": {"requests": {"nvidia.com/gpu": "1"}}}]},
+     [node("a")], None, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes are "
+     "available: 1 No preemption victims found for incoming pod."),
+    ("no nodes", pod_spec(), [], None, "no nodes available to schedule pods"),
+]
+
+
+@pytest.mark.parametrize(("spec", "nodes", "chosen", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_schedule(spec: dict[str, Any], nodes: list[NodeInfo], chosen: str | None, message: str) -> None:
+    assert run(spec, *nodes) == (chosen, message)
+
+
+def test_host_ports_and_accounting() -> None:
+    a = node("a", cpu="1")
+    a.add({"cpu": 800}, [("0.0.0.0", "TCP", 80)])
+    spec = pod_spec(cpu="100m")
+    spec["containers"][0]["ports"] = [{"containerPort": 80, "hostPort": 80}]
+    assert run(spec, a)[1].startswith("0/1 nodes are available: 1 node(s) didn't have free ports for the "
+                                      "requested pod ports.")
+    assert run(pod_spec(cpu="300m"), a)[1].startswith("0/1 nodes are available: 1 Insufficient cpu.")
+    a.add({"cpu": 800}, [("0.0.0.0", "TCP", 80)], -1)
+    assert run(spec, a)[0] == "a"
+
+
+def test_init_container_max_rule() -> None:
+    spec = pod_spec(cpu="200m", memory="1Gi", initContainers=[
+        {"name": "i", "resources": {"requests": {"cpu": "1", "memory": "100Mi"}}}])
+    assert pod_requests(spec) == {"cpu": 1000, "memory": 2**30}
