@@ -147,13 +147,15 @@ class Bus:
         assert value_type is not None
         return TypedKV(await self.kv(bucket), value_type)
 
-    async def close(self, drain: bool = True) -> None:
-        """Flush pending publishes and close (drain lets in-flight subscriptions finish)."""
+    async def close(self, drain: bool = True, drain_timeout: float = 2.0) -> None:
+        """Flush pending publishes and close. Drain lets in-flight subscriptions finish, but a
+        subscription whose reader is gone (a cancelled KV watch) never empties its queue, so
+        drain gets `drain_timeout` seconds and then the connection is closed anyway."""
         if self.nc.is_closed:
             return
         try:
             if drain and self.nc.is_connected:
-                await self.nc.drain()
+                await asyncio.wait_for(self.nc.drain(), drain_timeout)
             else:
                 await self.nc.close()
         except (TimeoutError, nats.errors.Error):

@@ -159,6 +159,7 @@ async def run_demo(printer: Printer, state_dir: Path) -> dict[str, Any]:
             pods = await wait_for(all_running(3), "3 running pods", 60, printer, kube)
             after = await decision_rows(stack, pods)
             removed = sorted({r.name for r in before} - {r.name for r in after})
+            await wait_until_gone(kube, removed, printer)
             printer.table("after scaling to 3 (cloud replicas go first)", after)
             gone = [r for r in before if r.name in removed]
             for row in gone:
@@ -167,6 +168,21 @@ async def run_demo(printer: Printer, state_dir: Path) -> dict[str, Any]:
             return {"pods": [asdict(r) for r in before], "after_scale": [asdict(r) for r in after], "removed": removed}
         finally:
             await kube.close()
+
+
+async def wait_until_gone(kube: KubeClient, names: list[str], printer: Printer, seconds: float = 60) -> None:
+    """A cloud replica is gone once its instance is deleted and node-status finished the pod."""
+    printer.progress(f"waiting for {', '.join(names)} to terminate (instance deleted, pod removed)")
+    deadline = time.monotonic() + seconds
+    for name in names:
+        while True:
+            try:
+                await kube.request("GET", object_path("v1", "pods", name, NAMESPACE))
+            except NotFound:
+                break
+            if time.monotonic() > deadline:
+                raise StackError(f"timed out after {seconds:.0f} s waiting for {name} to go")
+            await asyncio.sleep(0.25)
 
 
 async def ensure_eks_config(kube: KubeClient) -> None:

@@ -184,24 +184,47 @@ class LocalStack:
             await client.close()
 
     async def stop(self, grace: float = 10.0) -> None:
-        children = [c for c in self.children.values() if c.process and c.process.returncode is None]
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                assert child.process is not None
-                child.process.send_signal(signal.SIGTERM)
-        for child in children:
-            assert child.process is not None
-            try:
-                await asyncio.wait_for(child.process.wait(), grace)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    child.process.kill()
-                await child.process.wait()
+        """Services first (they drain against a live API, cloud and bus), then the sandbox and
+        the emulator, then NATS; whatever ignores SIGTERM for `grace` seconds is killed."""
+        services = [c for name, c in self.children.items() if name in SERVICES]
+        tools = [c for name, c in self.children.items() if name not in SERVICES]
+        for group in (services, tools):
+            await asyncio.gather(*(self._terminate(child, grace) for child in group))
         for child in self.children.values():
             if child.log:
                 child.log.close()
         if self.nats is not None:
             await self.nats.astop()
+
+    async def _terminate(self, child: Child, grace: float) -> None:
+        process = child.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            self.progress(f"{child.name} ignored SIGTERM for {grace:.0f} s; killing it")
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+    async def kill(self, name: str) -> None:
+        """kill -9 one child (chaos tests), leaving it dead until `restart(name)`."""
+        child = self.children[name]
+        if child.process is not None and child.process.returncode is None:
+            child.process.kill()
+            await child.process.wait()
+
+    async def restart(self, name: str) -> None:
+        """Start a child again with the same arguments and wait until it is ready."""
+        child = self.children[name]
+        if child.process is not None and child.process.returncode is None:
+            await self._terminate(child, 10.0)
+        if child.log:
+            child.log.close()
+        await self._start(Child(child.name, child.argv, child.ready_url, child.env))
 
     async def _start(self, child: Child) -> None:
         self.children[child.name] = child

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import signal
+import sys
 
 from spillway.bus import AdvisoryMover, Bus, Consumer
 from spillway.config import Config
@@ -61,6 +63,8 @@ class Runtime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
         try:
             if await self._startup():
                 await self._stop.wait()
@@ -132,6 +136,15 @@ class Runtime:
             await self.bus.close()
         await self.health.stop()
         log.info("stopped", extra={"exit_code": self._exit_code})
+
+
+def dump_tasks() -> None:
+    """`kill -USR1 <pid>` writes every asyncio task's stack to stderr: a hung drain explains itself."""
+    for task in asyncio.all_tasks():
+        buffer = io.StringIO()
+        task.print_stack(limit=8, file=buffer)
+        sys.stderr.write(buffer.getvalue())
+    sys.stderr.flush()
 
 
 def run_service(
