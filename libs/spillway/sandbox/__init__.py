@@ -6,6 +6,12 @@ Use it in-process (`async with Sandbox(SandboxOptions()) as sb:` → `sb.url`, `
 patch, pod_rules, events_view, api (HTTP), subresources (scale, eviction, log proxy), discovery,
 tables, rbac (tokens, authorizer, audit), certs, persistence, server, cli.
 
+Cluster behaviour (issue #4; each loop switchable, all off by default in-process, on for
+`spillway sandbox`): controllers/ (Deployment, ReplicaSet with the real scale-down order in
+ranking.py, StatefulSet, Job, DaemonSet), scheduler (+ pure scheduling.py: filters, score, the
+real FitError message), kubelet (fake kubelet for the sandbox's own nodes only), webhooks
+(mutating admission webhooks), topology (local nodes from flags or a YAML file).
+
 Deliberately left out (each is either not needed by Spillway/kubectl or documented as simplified):
 - Pagination: `limit`/`continue` are accepted, everything is returned, no continue token.
 - Protobuf, CBOR and YAML responses (JSON only); YAML request bodies are accepted.

@@ -79,6 +79,7 @@ class Scheduler:
         self._last_flush = self.now()
         self.wake = asyncio.Event()
         self.passes = 0
+        self.evaluations = 0
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -196,6 +197,7 @@ class Scheduler:
                 await asyncio.sleep(1)
 
     async def _schedule_one(self, key: PodKey, pod: Obj) -> None:
+        self.evaluations += 1
         spec = pod.get("spec") or {}
         if spec.get("schedulingGates"):
             await self._set_condition(pod, "SchedulingGated", scheduling.GATED_MESSAGE)

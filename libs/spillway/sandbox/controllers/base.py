@@ -34,6 +34,16 @@ def controller_uid(obj: Obj) -> str:
     return ""
 
 
+def _shape(obj: Obj) -> tuple[Any, ...]:
+    """What owners count of a dependent: phase, readiness, node, deletion, labels, owners, and
+    for ReplicaSets their replica figures."""
+    meta, status = obj["metadata"], obj.get("status") or {}
+    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return (status.get("phase"), ready, (obj.get("spec") or {}).get("nodeName"), meta.get("deletionTimestamp"),
+            meta.get("labels"), meta.get("ownerReferences"), meta.get("uid"), (obj.get("spec") or {}).get("replicas"),
+            status.get("replicas"), status.get("readyReplicas"), status.get("availableReplicas"))
+
+
 def controller_ref(obj: Obj) -> Obj | None:
     for ref in obj["metadata"].get("ownerReferences") or []:
         if ref.get("controller"):
@@ -67,6 +77,7 @@ class Reconciler:
         self.store = store
         self.dirty: dict[Key, None] = {}
         self.wake = asyncio.Event()
+        self._seen: dict[tuple[str, str, str], tuple[Any, ...]] = {}
 
     def enqueue(self, namespace: str, name: str) -> None:
         self.dirty[(namespace, name)] = None
@@ -82,8 +93,17 @@ class Reconciler:
             self.enqueue(meta.get("namespace", ""), meta["name"])
             return
         ref = controller_ref(obj)
-        if ref is not None and ref.get("kind") == self.owner_kind:
-            self.enqueue(meta.get("namespace", ""), str(ref.get("name", "")))
+        if ref is None or ref.get("kind") != self.owner_kind:
+            return
+        seen_key = (key, meta.get("namespace", ""), meta["name"])
+        if type_ == "DELETED":
+            self._seen.pop(seen_key, None)
+        else:
+            shape = _shape(obj)
+            if self._seen.get(seen_key) == shape:
+                return  # e.g. an annotation or a condition message: nothing an owner counts changed
+            self._seen[seen_key] = shape
+        self.enqueue(meta.get("namespace", ""), str(ref.get("name", "")))
 
     async def reconcile(self, namespace: str, name: str) -> None:
         raise NotImplementedError
