@@ -66,6 +66,7 @@ class StackOptions:
     start_delay: float = 1.0
     emulator_rate_limit: float = 20.0
     instance_quota: int = 500
+    cloud_rate_limit: float = 15.0  # the services' client-side limit per action (0: off, for benchmarks)
     services: tuple[str, ...] = SERVICES
     extra_env: dict[str, str] = field(default_factory=dict)
     sandbox_args: tuple[str, ...] = ()
@@ -305,6 +306,7 @@ class LocalStack:
                 "clusterID": CLUSTER_ID,
                 "securityGroupIds": ["sg-spillway"],
                 "instanceQuota": self.options.instance_quota,
+                "rateLimit": self.options.cloud_rate_limit,
             },
             "eklet": {"podUsedApiserver": f"127.0.0.1:{self.sandbox_port}"},
             "nats": {"url": self.nats_url},
