@@ -57,7 +57,8 @@ def latency_figures(values: list[float]) -> dict[str, float]:
 
 
 async def _booted(state_dir: Path, progress: Progress, **overrides: Any) -> LocalStack:
-    options = StackOptions(state_dir=state_dir, start_delay=0.0, emulator_rate_limit=0.0, **overrides)
+    options = StackOptions(state_dir=state_dir, start_delay=0.0, emulator_rate_limit=0.0, cloud_rate_limit=0.0,
+                           **overrides)
     stack = LocalStack(options, progress=progress)
     try:
         await stack.start()
@@ -149,8 +150,9 @@ async def tight_client_limit(stack: LocalStack, kube: KubeClient, n: int, progre
     async def one(name: str) -> None:
         async with semaphore:
             await kube.bind_pod(ns, name, node)
-            await provider._client.call_and_deserialize(  # type: ignore[attr-defined]
-                "CreateEKSContainerInstances", params_template | {"EksCiName": f"limit-{uuid.uuid4().hex[:12]}"}, dict)
+            await provider.api.call_once(
+                "CreateEKSContainerInstances", params_template | {"EksCiName": f"limit-{uuid.uuid4().hex[:12]}"},
+                idempotent=False)
             await kube.patch(pod_path(ns, name) + "/status",
                              {"status": {"phase": "Running", "podIP": "10.9.0.1"}}, content_type=MERGE_PATCH)
 

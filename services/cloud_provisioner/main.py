@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from spillway.bus import exponential_backoff
 from spillway.cloud import InstanceProvider, TkeProvider
+from spillway.cloud.settings import tke_settings
 from spillway.config import Config
 from spillway.kube import KubeClient
 from spillway.kube.events import EventRecorder
@@ -36,7 +37,7 @@ from spillway.runtime import Context, Service
 from services.cloud_provisioner.gc import OrphanCollector
 from services.cloud_provisioner.provisioner import Provisioner
 from services.cloud_provisioner.resolve import Resolver
-from services.cloud_provisioner.settings import super_nodes, tke_settings
+from services.cloud_provisioner.settings import super_nodes
 
 NAME = "cloud-provisioner"
 GC_LEASE = "spillway-cloud-provisioner-gc"

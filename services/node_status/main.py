@@ -26,6 +26,7 @@ from pathlib import Path
 
 from spillway.bus import TemporaryError
 from spillway.cloud import CloudError, InstanceProvider, TkeProvider
+from spillway.cloud.settings import tke_settings
 from spillway.config import Config
 from spillway.kube import KubeClient, KubeError
 from spillway.kube.events import EventRecorder
@@ -36,7 +37,7 @@ from spillway.runtime import Context, Service
 from services.node_status.health import CloudHealth, Probe, default_probe
 from services.node_status.logserver import LogServer
 from services.node_status.nodes import NodeRegistrar, super_nodes_from
-from services.node_status.settings import node_address, node_names, tke_settings
+from services.node_status.settings import node_address, node_names
 from services.node_status.sync import PodSync
 from services.node_status.tls import self_signed, server_context
 

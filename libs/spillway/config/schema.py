@@ -40,6 +40,8 @@ class CloudConfig(_Section, frozen=True):
     security_group_ids: list[str] = []
     instance_quota: int = 100
     """How many container instances this cluster may run (super-node capacity is derived from it)."""
+    rate_limit: float = 15.0
+    """Client-side requests per second per API action, below TKE's 20/s; 0 turns the limiter off."""
 
 
 class EkletConfig(_Section, frozen=True):
