@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from spillway.sandbox import discovery, persistence
+from spillway.sandbox import chaos, discovery, persistence
 from spillway.sandbox.api import ResourceApi, error_response, json_response
 from spillway.sandbox.certs import SandboxPki, ensure_pki
 from spillway.sandbox.controllers import run_workload_controllers
@@ -215,6 +215,7 @@ class Sandbox:
         r.add_get("/openapi/v3/{path:.+}", self._simple(
             lambda req: discovery.openapi_v3_group_version(req.match_info["path"])))
         r.add_get("/debug/spillway/audit", self._audit)
+        chaos.register(r, self)
         r.add_route("*", "/api/v1/{tail:.+}", self.api.handle)
         r.add_route("*", "/apis/{group}/{version}/{tail:.+}", self.api.handle)
         return app
