@@ -117,3 +117,25 @@ async def test_reflector_relists_through_drop_and_410_and_misses_nothing(sandbox
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await client.close()
+
+
+async def test_cluster_loops_keep_working_after_their_watches_drop(make_cluster: Any) -> None:
+    """The sandbox's own controllers watch in-process; a drop must not stop them."""
+    cluster: Sandbox = await make_cluster()
+    for _ in range(100):  # the loops start watching right after start()
+        if cluster.store._watchers.get("deployments") and cluster.store._watchers.get("replicasets"):
+            break
+        await asyncio.sleep(0.01)
+    assert apply(cluster.store, {"drop_watches": True, "compact_history": True})["dropped_watches"] >= 2
+    await asyncio.sleep(0.05)
+    await cluster.store.create("deployments", {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "after-chaos"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "after-chaos"}},
+                 "template": {"metadata": {"labels": {"app": "after-chaos"}},
+                              "spec": {"containers": [{"name": "app", "image": "nginx"}]}}}}, namespace="default")
+    for _ in range(250):
+        pods, _ = cluster.store.list("pods", "default", label_selector="app=after-chaos")
+        if len(pods) == 2 and all((p.get("status") or {}).get("phase") == "Running" for p in pods):
+            break
+        await asyncio.sleep(0.02)
+    assert [(p.get("status") or {}).get("phase") for p in pods] == ["Running", "Running"]

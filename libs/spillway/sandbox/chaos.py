@@ -45,9 +45,12 @@ def compact_history(store: Store) -> int:
 
 
 def drop_watches(store: Store) -> int:
-    """Close every open watch stream; each client sees its stream end, as after a disconnect."""
+    """Close every open watch, as after a disconnect: an HTTP client sees its stream end; the
+    sandbox's own cluster loops see an overflowed watch, so they relist and watch again (a plain
+    close means "the sandbox is stopping" to them)."""
     watchers = [w for group in store._watchers.values() for w in group]
     for watcher in watchers:
+        watcher.overflowed = True
         watcher.close()
     return len(watchers)
 
