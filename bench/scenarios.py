@@ -20,7 +20,7 @@ from spillway.cli.stack import DEMO_SECRET_ID, DEMO_SUBNETS, LocalStack, StackOp
 from spillway.kube import KubeClient
 from spillway.kube.client import MERGE_PATCH, collection_path, object_path, pod_path
 
-from bench.observe import PodObserver, cores, emulator_calls, ms, percentile, stack_rss
+from bench.observe import PodObserver, cores, emulator_calls, ms, percentile, stack_cpu, stack_rss
 
 Progress = Callable[[str], None]
 NS = "default"
@@ -72,7 +72,7 @@ async def _booted(state_dir: Path, progress: Progress, **overrides: Any) -> Loca
 
 async def burst(state_dir: Path, progress: Progress, n: int = 2000, with_limit: bool = True) -> dict[str, Any]:
     """One Deployment scaled 0 → n with LOCAL_REPLICAS "0": every pod bursts."""
-    stack = await _booted(state_dir, progress, instance_quota=n * 2 + 100)
+    stack = await _booted(state_dir, progress, instance_quota=n * 3 + 1000)
     try:
         kube = await KubeClient.connect(str(stack.kubeconfig))
         try:
@@ -81,16 +81,19 @@ async def burst(state_dir: Path, progress: Progress, n: int = 2000, with_limit: 
             observer = PodObserver(kube, NS, "app=burst")
             await observer.start()
             calls_before = await emulator_calls(stack)
+            cpu_before = stack_cpu(stack)
             progress(f"scaling burst 0 → {n}")
             t0 = time.monotonic()
             await scale(kube, "burst", n)
             all_bound = await observer.wait_until(lambda o: o.count("bound") >= n, 300)
+            t_created = max((t.first_seen for t in observer.pods.values()), default=t0) - t0
             t_bound = max((t.bound or t0 for t in observer.pods.values()), default=t0) - t0
             progress(f"{observer.count('bound')}/{n} bound after {t_bound:.1f} s")
             all_running = await observer.wait_until(lambda o: o.count("running") >= n, 300)
             t_running = max((t.running or t0 for t in observer.pods.values()), default=t0) - t0
             progress(f"{observer.count('running')}/{n} running after {t_running:.1f} s")
             calls_after = await emulator_calls(stack)
+            cpu_after = stack_cpu(stack)
             latencies = [t.bound - t.first_seen for t in observer.pods.values() if t.bound is not None]
             super_bound = sum(1 for t in observer.pods.values() if t.node.startswith("eklet-"))
             rss = stack_rss(stack)
@@ -100,6 +103,7 @@ async def burst(state_dir: Path, progress: Progress, n: int = 2000, with_limit: 
                 "all_bound": all_bound,
                 "all_running": all_running,
                 "bound_to_super_nodes": super_bound,
+                "seconds_to_all_created": round(t_created, 2),
                 "seconds_to_all_bound": round(t_bound, 2),
                 "seconds_to_all_running": round(t_running, 2),
                 "pods_per_second_bound": round(n / t_bound, 1) if t_bound else 0.0,
@@ -108,6 +112,7 @@ async def burst(state_dir: Path, progress: Progress, n: int = 2000, with_limit: 
                 "cloud_calls_per_pod": {action: round((calls_after.get(action, 0) - calls_before.get(action, 0)) / n, 3)
                                         for action in sorted(calls_after)},
                 "peak_rss_mb": rss,
+                "cpu_seconds": {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after},
             }
             if with_limit:
                 limit = await tight_client_limit(stack, kube, min(n, 1000), progress)

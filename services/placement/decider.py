@@ -53,6 +53,16 @@ BIND_RETRIES = 3
 
 
 @dataclass
+class _Plan:
+    """What `_plan` decided under the lock, for `_execute` to carry out after it."""
+
+    decision: Decision | None = None
+    record: m.PlacementDecision | None = None
+    span: trace.Span | None = None
+    bind_only: str | None = None  # finish an earlier cloud decision whose bind failed
+
+
+@dataclass
 class Stats:
     decided: int = 0
     local: int = 0
@@ -126,30 +136,33 @@ class Decider:
         return out
 
     async def decide_pod(self, key: str, trigger: Trigger) -> None:
-        pod = self.view.pods.get(key)
-        if pod is None:
-            return
-        workload = self.view.workload(pod)
-        lock = self.locks.setdefault(str(workload), asyncio.Lock())
-        async with lock:
-            for attempt in range(STALE_RETRIES + 1):
+        """Decide under the workload's lock (pure and quick, in-flight recorded before release),
+        then act outside it, so one workload's API round trips overlap instead of queueing."""
+        for attempt in range(STALE_RETRIES + 1):
+            pod = self.view.pods.get(key)
+            if pod is None:
+                return
+            async with self.locks.setdefault(str(self.view.workload(pod)), asyncio.Lock()):
                 pod = self.view.pods.get(key)
                 if pod is None:
                     return
+                plan = self._plan(pod, trigger)
+            if plan is None:
+                return
+            try:
+                await self._execute(pod, plan)
+                return
+            except Invalid:
+                self.stats.stale_retries += 1
+                if attempt == STALE_RETRIES:
+                    raise TemporaryError(f"{key}: view still stale after {STALE_RETRIES} re-reads", 1.0) from None
                 try:
-                    await self._decide_and_act(pod, trigger)
+                    fresh = decode_pod(await self.client.request("GET", pod_path(pod.metadata.namespace,
+                                                                                  pod.metadata.name)))
+                except NotFound:
+                    self.view.remove_pod(key)
                     return
-                except Invalid:
-                    self.stats.stale_retries += 1
-                    if attempt == STALE_RETRIES:
-                        raise TemporaryError(f"{key}: view still stale after {STALE_RETRIES} re-reads", 1.0) from None
-                    try:
-                        fresh = decode_pod(await self.client.request("GET", pod_path(pod.metadata.namespace,
-                                                                                      pod.metadata.name)))
-                    except NotFound:
-                        self.view.remove_pod(key)
-                        return
-                    self.view.upsert_pod(fresh)
+                self.view.upsert_pod(fresh)
 
     # ---- one decision ---------------------------------------------------------------------------
 
@@ -186,36 +199,51 @@ class Decider:
             pvc_lookup=view.pvc, pv_lookup=view.pv,
         )
 
-    async def _decide_and_act(self, pod: Pod, trigger: Trigger) -> None:
+    def _plan(self, pod: Pod, trigger: Trigger) -> _Plan | None:
+        """The decision, with its in-flight entry recorded (call under the workload's lock)."""
         skip = self._skip_reason(pod, trigger)
         if skip is not None:
             self.stats.skipped += 1
             log.debug("skipped", extra={"pod": pod.key, "why": skip})
-            return
+            return None
         uid = pod.metadata.uid
         if uid in self.unbound:  # patched for the cloud earlier, the bind failed: finish it
-            await self._bind(pod, self.unbound[uid])
-            return
-        with get_tracer().start_as_current_span("placement decide") as span:
+            return _Plan(bind_only=self.unbound[uid])
+        span = get_tracer().start_span("placement decide")
+        with trace.use_span(span, end_on_exit=False):
             inputs = self._inputs(pod, trigger)
             decision = decide(inputs)
             trace_id = format(span.get_span_context().trace_id, "032x")
             record = decision_record(pod, inputs.workload, decision, global_switch=inputs.global_switch,
                                      trace_id=trace_id, now=self.clock())
             span.set_attributes(span_attributes(record))
-            await self._act(pod, decision)
-            if decision.outcome is Outcome.STAY_PENDING:
-                span.set_status(trace.StatusCode.OK, decision.reason)
-            await self._report(pod, decision, record)
+        if decision.outcome is Outcome.LOCAL and local_patch(pod):
+            self.in_flight[uid] = "local"
+        elif decision.outcome is Outcome.CLOUD:
+            assert decision.node is not None
+            self.in_flight[uid] = "cloud"
+            self.in_flight_node[uid] = decision.node
+        return _Plan(decision=decision, record=record, span=span)
+
+    async def _execute(self, pod: Pod, plan: _Plan) -> None:
+        if plan.bind_only is not None:
+            await self._bind(pod, plan.bind_only)
+            return
+        assert plan.decision is not None and plan.record is not None and plan.span is not None
+        with trace.use_span(plan.span, end_on_exit=True):
+            await self._act(pod, plan.decision)
+            if plan.decision.outcome is Outcome.STAY_PENDING:
+                plan.span.set_status(trace.StatusCode.OK, plan.decision.reason)
+            await self._report(pod, plan.decision, plan.record)
 
     async def _act(self, pod: Pod, decision: Decision) -> None:
+        """Carry out a decision whose in-flight entry `_plan` recorded; forget it on failure."""
         uid, meta = pod.metadata.uid, pod.metadata
         path = pod_path(meta.namespace, meta.name)
         if decision.outcome is Outcome.LOCAL:
             patch = local_patch(pod)
             if not patch:
                 return
-            self.in_flight[uid] = "local"
             try:
                 await self.client.patch(path, patch, content_type=JSON_PATCH)
             except BaseException:
@@ -224,8 +252,6 @@ class Decider:
             self.stats.api_writes += 1
         elif decision.outcome is Outcome.CLOUD:
             assert decision.node is not None
-            self.in_flight[uid] = "cloud"
-            self.in_flight_node[uid] = decision.node
             try:
                 await self.client.patch(path, cloud_patch(pod, decision), content_type=JSON_PATCH)
             except BaseException:
