@@ -54,7 +54,7 @@ async def move_to_dlq(bus: Bus, data: bytes) -> None:
         stream_seq=adv.stream_seq, payload=payload,
         error="max deliveries reached without a verdict (handler crashed, hung or timed out)",
     )
-    await bus.publish(letter, msg_id=dead_letter_id(adv.stream, adv.stream_seq))
+    await bus.publish(letter, msg_id=dead_letter_id(adv.stream, adv.stream_seq, adv.consumer))
     log.warning("message dead-lettered from advisory",
                 extra={"consumer": adv.consumer, "stream_seq": adv.stream_seq, "subject": subject})
 

@@ -35,9 +35,11 @@ from spillway.telemetry.metrics import BUS_DEAD_LETTERS, BUS_HANDLED, BUS_HANDLE
 log = logging.getLogger(__name__)
 
 
-def dead_letter_id(stream: str, seq: int) -> str:
-    """Shared by the consumer path and the advisory path, so one message is dead-lettered once."""
-    return f"dlq:{stream}:{seq}"
+def dead_letter_id(stream: str, seq: int, consumer: str) -> str:
+    """Shared by the consumer path and the advisory path, so one message is dead-lettered once
+    per consumer. The consumer is part of it: two services failing on the same message each
+    owe a letter on their own `spillway.dlq.<service>` (without it the second was de-duplicated away)."""
+    return f"dlq:{stream}:{consumer}:{seq}"
 
 
 def error_text(exc: BaseException) -> str:
@@ -215,7 +217,8 @@ class Consumer:
             stream_seq=md.sequence.stream, consumer=self.name,
         )
         try:
-            await self.bus.publish(letter, msg_id=dead_letter_id(md.stream, md.sequence.stream), retry_for=5.0)
+            msg_id = dead_letter_id(md.stream, md.sequence.stream, self.name)
+            await self.bus.publish(letter, msg_id=msg_id, retry_for=5.0)
         except Exception as exc:
             log.error("dead-lettering failed, will retry", extra={"consumer": self.name, "error": error_text(exc)})
             await msg.nak(delay=5.0)
