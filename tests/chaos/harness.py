@@ -122,6 +122,25 @@ async def start_burst(kube: KubeClient, name: str, replicas: int) -> float:
     return started
 
 
+async def create_bare_pods(kube: KubeClient, app: str, count: int) -> float:
+    """`count` bare pods (each its own workload, LOCAL_REPLICAS "0": each bursts); nothing
+    replaces one that fails, so each one's own end state is visible. Returns the start time."""
+    started = time.monotonic()
+
+    async def one(i: int) -> None:
+        await kube.request("POST", collection_path("v1", "pods", NS), body={
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"{app}-{i}", "labels": {"app": app},
+                         "annotations": {"AUTO_SCALE_EKS": "true", "LOCAL_REPLICAS": "0"}},
+            "spec": {"restartPolicy": "Never",
+                     "containers": [{"name": "app", "image": "nginx",
+                                     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]},
+        })
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return started
+
+
 async def list_pods(kube: KubeClient, app: str) -> list[Pod]:
     raw = await kube.get_as(collection_path("v1", "pods", NS), dict[str, Any], labelSelector=f"app={app}")
     return [decode_pod(json.dumps(item)) for item in raw.get("items", [])]
@@ -184,6 +203,13 @@ class Verdict:
                 and not self.failed_without_reason and not self.duplicates
                 and not self.missing_instance and not self.orphans)
 
+    @property
+    def settled(self) -> bool:
+        """Every pod Running or Failed with a reason, and the instances agree (bare pods: nothing
+        replaces a Failed one, so "Running == desired" is not the promise)."""
+        return (not self.pending and not self.terminating and not self.failed_without_reason
+                and not self.duplicates and not self.missing_instance and not self.orphans)
+
     def summary(self) -> str:
         return (f"{self.running}/{self.desired} running ({self.cloud_running} cloud), failed {self.failed_by_reason}, "
                 f"{len(self.pending)} pending, {len(self.terminating)} terminating, {self.instances} instances, "
@@ -226,8 +252,9 @@ async def assess(stack: ChaosStack, kube: KubeClient, app: str, desired: int) ->
 
 
 async def wait_converged(stack: ChaosStack, kube: KubeClient, app: str, desired: int, seconds: float,
-                         every: float = 1.0) -> tuple[Verdict, float]:
-    """Poll the verdict until it holds or `seconds` pass; returns it and the monotonic time it held."""
+                         every: float = 1.0, settled_only: bool = False) -> tuple[Verdict, float]:
+    """Poll the verdict until it holds (`converged`, or `settled` with `settled_only`) or `seconds`
+    pass; returns it and the monotonic time it held."""
     deadline = time.monotonic() + seconds
     last = ""
     while True:
@@ -236,7 +263,8 @@ async def wait_converged(stack: ChaosStack, kube: KubeClient, app: str, desired:
         if verdict.summary() != last:
             last = verdict.summary()
             print(f"  [{app}] {last}", flush=True)
-        if verdict.converged or now > deadline:
+        done = verdict.settled if settled_only else verdict.converged
+        if done or now > deadline:
             return verdict, now
         await asyncio.sleep(every)
 

@@ -104,6 +104,7 @@ async def test_burst_survives(name: str, tmp_path: Path) -> None:
     assert verdict.converged, verdict.summary()
     assert not silent, f"pods Pending without a Warning event: {silent[:10]}"
     assert not unexpected_letters(letters), unexpected_letters(letters)[:3]
-    assert letters, "the injected poison message must reach the dead-letter queue"
+    # The poison is on spillway.pod.bound, which both of these consume: one letter each.
+    assert sorted(letter["service"] for letter in letters) == ["cloud-provisioner", "node-status"]
     if name == "cloud-faults":
         assert set(verdict.failed_by_reason) <= {"ZoneSoldOut"}, verdict.failed_by_reason
