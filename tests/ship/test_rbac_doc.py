@@ -50,9 +50,10 @@ def documented(text: str) -> set[Rule]:
     rules: set[Rule] = set()
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 7 and cells[0] in ACCOUNTS.values():
-            service, scope, group, resource, name, verb, why = cells
+        if len(cells) == 8 and cells[0] in ACCOUNTS.values():
+            service, scope, group, resource, name, verb, why, e2e = cells
             assert why, f"no reason given: {line}"
+            assert e2e, f"no E2E verdict (tests/e2e/test_least_privilege.py checks it): {line}"
             rules.add((service, scope, group, resource, name, verb))
     return rules
 

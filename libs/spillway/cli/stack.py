@@ -5,6 +5,11 @@ Serverless emulator and every service, each service its own OS process (DESIGN Â
 `LocalStack`. Children are started with `python -m spillway.cli ...`, so nothing depends on
 PATH; each one dies with its parent (PR_SET_PDEATHSIG) and `stop()` terminates every child, so
 no process is ever left behind. Their output goes to `<state-dir>/logs/<name>.log`.
+
+With `StackOptions(rbac=True)` the sandbox authorises every call (`--rbac`, HTTPS) and each
+service runs on its own ServiceAccount token, bound to the roles in `k8s/base` (`stack_rbac`):
+its own kubeconfig and config file under `<state-dir>/services/<name>/`. `stack.kubeconfig`
+stays the admin one, for tests and tools; `await stack.audit()` returns the sandbox's audit.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import IO, Any
 import aiohttp
 import yaml
 
+from spillway.cli import stack_rbac
 from spillway.natsserver import NatsServer, free_port
 
 SERVICES = ("watcher", "placement", "cloud-provisioner", "node-status", "admission")
@@ -72,6 +78,12 @@ class StackOptions:
     sandbox_args: tuple[str, ...] = ()
     emulator_args: tuple[str, ...] = ()
     ready_timeout: float = 60.0
+    rbac: bool = False
+    """Sandbox with --rbac; every service on its own token, bound to the roles of `rbac_manifests`."""
+    rbac_manifests: Path | None = None
+    """The kustomization whose ServiceAccounts, roles and bindings are applied (default: k8s/base)."""
+    config_overrides: dict[str, Any] = field(default_factory=dict)
+    """Merged into every service's config file, section by section (e.g. {"provisioner": {...}})."""
 
 
 class LocalStack:
@@ -85,6 +97,7 @@ class LocalStack:
         self.kubeconfig = self.state_dir / "kubeconfig"
         self.config_path = self.state_dir / "config.yaml"
         self.env_path = self.state_dir / "env"
+        self.tokens_dir = self.state_dir / "tokens"
         self.nats: NatsServer | None = None
         self.children: dict[str, Child] = {}
         self.sandbox_port = free_port()
@@ -104,7 +117,8 @@ class LocalStack:
 
     @property
     def sandbox_url(self) -> str:
-        return f"http://127.0.0.1:{self.sandbox_port}"
+        scheme = "https" if self.options.rbac else "http"
+        return f"{scheme}://127.0.0.1:{self.sandbox_port}"
 
     @property
     def emulator_endpoint(self) -> str:
@@ -132,10 +146,14 @@ class LocalStack:
         self.progress("starting NATS (JetStream)")
         self.nats = NatsServer(store_dir=str(self.state_dir / "nats"), log_file=str(self.logs_dir / "nats.log"))
         await self.nats.astart()
+        if self.options.rbac:
+            stack_rbac.write_tokens(self.tokens_dir, self.options.services)
         self.progress("starting the Kubernetes sandbox and the TKE Serverless emulator")
         await asyncio.gather(self._start(self._sandbox_child()), self._start(self._emulator_child()))
         await self.prepare_cluster()
         self.write_config()
+        if self.options.rbac:
+            await self.apply_rbac()
         self.write_env()
         if "admission" in self.options.services:
             from services.admission.tls import ensure_certificate
@@ -163,6 +181,45 @@ class LocalStack:
                     "apiVersion": "v1", "kind": "ConfigMap",
                     "metadata": {"name": "eks-config", "namespace": "kube-system"},
                     "data": {"AUTO_SCALE_EKS": "true"}})
+        finally:
+            await client.close()
+
+    async def apply_rbac(self) -> None:
+        """What `kubectl apply -k k8s/base` grants, then one kubeconfig and config file per service."""
+        from spillway.kube import KubeClient
+
+        manifests = self.options.rbac_manifests or stack_rbac.default_manifests()
+        if not (manifests / "kustomization.yaml").is_file():
+            raise StackError(f"rbac mode needs the RBAC manifests; no kustomization.yaml in {manifests}")
+        self.progress(f"applying ServiceAccounts, roles and bindings from {manifests}")
+        client = await KubeClient.connect(str(self.kubeconfig))
+        try:
+            await stack_rbac.apply_objects(client, stack_rbac.load_rbac_objects(manifests))
+        finally:
+            await client.close()
+        tokens = stack_rbac.write_tokens(self.tokens_dir, self.options.services)
+        for name in self.options.services:
+            kubeconfig = stack_rbac.write_service_kubeconfig(
+                self.kubeconfig, name, tokens[name], self.service_dir(name) / "kubeconfig")
+            config = self.config_dict()
+            config["kubernetes"]["kubeconfig"] = str(kubeconfig)
+            self.config_for(name).write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def service_dir(self, name: str) -> Path:
+        return self.state_dir / "services" / name
+
+    def config_for(self, name: str) -> Path:
+        """The config file service `name` runs with: its own in rbac mode, else the shared one."""
+        return self.service_dir(name) / "config.yaml" if self.options.rbac else self.config_path
+
+    async def audit(self) -> list[dict[str, Any]]:
+        """Every API call the sandbox saw (user, verb, group, resource, subresource, namespace,
+        name, allowed), read with the admin token."""
+        from spillway.kube import KubeClient
+
+        client = await KubeClient.connect(str(self.kubeconfig))
+        try:
+            return await client.get_as("/debug/spillway/audit", list[dict[str, Any]])
         finally:
             await client.close()
 
@@ -249,7 +306,9 @@ class LocalStack:
                     raise StackError(f"{child.name} exited with status {child.process.returncode}; "
                                      f"see {self.logs_dir / (child.name + '.log')}: {self.log_tail(child.name)}")
                 with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-                    async with session.get(child.ready_url, timeout=aiohttp.ClientTimeout(total=1)) as resp:
+                    # ssl=False: a readiness probe only; the sandbox's CA exists once it runs (rbac mode)
+                    async with session.get(child.ready_url, ssl=False,
+                                           timeout=aiohttp.ClientTimeout(total=1)) as resp:
                         if resp.status == 200:
                             return
                 if time.monotonic() > deadline:
@@ -269,6 +328,8 @@ class LocalStack:
         argv = ["sandbox", "--port", str(self.sandbox_port), "--kubeconfig", str(self.kubeconfig),
                 "--data-dir", str(self.state_dir / "sandbox"), *self._sandbox_topology_args(),
                 *self.options.sandbox_args]
+        if self.options.rbac:
+            argv += ["--rbac", "--tokens-dir", str(self.tokens_dir)]
         return Child("sandbox", argv, f"{self.sandbox_url}/readyz")
 
     def _sandbox_topology_args(self) -> list[str]:
@@ -285,7 +346,7 @@ class LocalStack:
                      env={"SPILLWAY_EMULATOR_SECRET_KEY": self._secret_key})
 
     def _service_child(self, name: str) -> Child:
-        argv = ["run", name, "--config", str(self.config_path), "--nats", self.nats_url,
+        argv = ["run", name, "--config", str(self.config_for(name)), "--nats", self.nats_url,
                 "--health-port", str(self.health_ports[name])]
         env = {"SPILLWAY_SECRET_ID": DEMO_SECRET_ID, "SPILLWAY_SECRET_KEY": self._secret_key,
                "OTEL_SERVICE_NAME": f"spillway-{name}"}
@@ -294,7 +355,7 @@ class LocalStack:
     def config_dict(self) -> dict[str, Any]:
         """The services' config file: the original chart's keys, pointed at the local stack.
         Secrets are not in it; children get them from the environment."""
-        return {
+        config: dict[str, Any] = {
             "cloud": {
                 "appID": "1250000000",
                 "ownerUIN": "100000000001",
@@ -316,6 +377,9 @@ class LocalStack:
             "admission": {"port": self.admission_port, "tls": {
                 "certFile": str(self.admission_cert[0]), "keyFile": str(self.admission_cert[1])}},
         }
+        for section, values in self.options.config_overrides.items():
+            config[section] = {**config.get(section, {}), **values}
+        return config
 
     def write_config(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config_dict(), sort_keys=False))
