@@ -22,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import msgspec
 from opentelemetry import trace
 from spillway.bus import Bus, TemporaryError
 from spillway.kube import Invalid, KubeClient, KubeError, NotFound, pod_path
 from spillway.kube.client import JSON_PATCH
 from spillway.kube.events import EventRecorder, ObjectRef
 from spillway.model import messages as m
-from spillway.model.kube import PLACEMENT_GATE, Pod, decode_pod
+from spillway.model.kube import PLACEMENT_GATE, SUPER_NODE_TAINT_KEY, Pod, decode_pod
 from spillway.policy import (
     Decision,
     Outcome,
@@ -37,7 +38,6 @@ from spillway.policy import (
     SuperNodeState,
     Trigger,
     cloud_patch,
-    count_local,
     decide,
     local_patch,
 )
@@ -50,6 +50,10 @@ log = logging.getLogger("spillway.placement")
 InFlight = Literal["local", "cloud"]
 STALE_RETRIES = 3
 BIND_RETRIES = 3
+
+
+class _PodList(msgspec.Struct):
+    items: list[Pod] = []
 
 
 @dataclass
@@ -122,18 +126,48 @@ class Decider:
         trigger = Trigger.GATED if event.change == "gated" else Trigger.UNSCHEDULABLE
         await self.decide_pod(pod.key, trigger)
 
+    async def refresh_pods(self) -> None:
+        """Bring the view's pods up to the API's own state (a new leader's first step): a
+        pod's newer resourceVersion wins, pods the API no longer has are dropped."""
+        raw = await self.client.request("GET", "/api/v1/pods")
+        listed = msgspec.json.decode(raw, type=_PodList).items
+        seen = {pod.key for pod in listed}
+        for pod in listed:
+            self.view.upsert_pod(pod)
+        for key in [k for k in self.view.pods if k not in seen]:
+            self.view.remove_pod(key)
+        log.info("view refreshed from the API", extra={"pods": len(listed)})
+
     def pending(self) -> list[tuple[str, Trigger]]:
         """Pods still waiting for placement in the view (for a resync after a switch, node or
-        zone change, or a take-over)."""
+        zone change, or a take-over), including pods whose cloud bind is owed."""
         out: list[tuple[str, Trigger]] = []
         for key, pod in self.view.pods.items():
             if pod.spec.node_name or pod.is_terminating() or pod.metadata.uid in self.in_flight:
                 continue
             if pod.is_gated_by(PLACEMENT_GATE):
                 out.append((key, Trigger.GATED))
-            elif pod.is_unschedulable() and not pod.spec.scheduling_gates:
+            elif (pod.is_unschedulable() and not pod.spec.scheduling_gates) or self.owed_bind(pod):
                 out.append((key, Trigger.UNSCHEDULABLE))
         return out
+
+    def owed_bind(self, pod: Pod) -> str | None:
+        """The super node a pod was patched for but never bound to (its decider died between
+        the patch and the bind): ungated, unbound, tolerating super nodes, pinned to one."""
+        if pod.spec.node_name or pod.is_terminating() or pod.is_gated_by(PLACEMENT_GATE):
+            return None
+        if not any(t.key == SUPER_NODE_TAINT_KEY for t in pod.spec.tolerations):
+            return None
+        affinity = pod.spec.affinity.node_affinity if pod.spec.affinity else None
+        required = affinity.required_during_scheduling_ignored_during_execution if affinity else None
+        pinned = {value for term in (required.node_selector_terms if required else [])
+                  for field in term.match_fields if field.key == "metadata.name" and field.operator == "In"
+                  for value in field.values}
+        if len(pinned) != 1:
+            return None
+        node = pinned.pop()
+        known = self.view.nodes.get(node)
+        return node if known is not None and known.is_super_node() else None
 
     async def decide_pod(self, key: str, trigger: Trigger) -> None:
         """Decide under the workload's lock (pure and quick, in-flight recorded before release),
@@ -172,7 +206,7 @@ class Decider:
             return "terminating"
         if pod.spec.node_name:
             return "already bound"
-        if uid in self.unbound:
+        if uid in self.unbound or (uid not in self.in_flight and self.owed_bind(pod)):
             return None
         if uid in self.in_flight:
             return "decided, in flight"
@@ -187,7 +221,7 @@ class Decider:
         workload = view.workload(pod)
         super_nodes = view.super_nodes()
         names = {n.metadata.name for n in super_nodes}
-        local = count_local(view.workload_pods(workload), names, self.in_flight)
+        local = view.local_count(workload, names, self.in_flight)
         pending_binds: dict[str, int] = {}
         for node in self.in_flight_node.values():
             pending_binds[node] = pending_binds.get(node, 0) + 1
@@ -209,6 +243,9 @@ class Decider:
         uid = pod.metadata.uid
         if uid in self.unbound:  # patched for the cloud earlier, the bind failed: finish it
             return _Plan(bind_only=self.unbound[uid])
+        owed = self.owed_bind(pod)
+        if owed is not None:  # patched by a decider that died before binding: finish it
+            return _Plan(bind_only=owed)
         span = get_tracer().start_span("placement decide")
         with trace.use_span(span, end_on_exit=False):
             inputs = self._inputs(pod, trigger)

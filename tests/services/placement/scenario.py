@@ -93,6 +93,8 @@ def placement_of(pod: Pod) -> str:
         return "cloud" if pod.spec.node_name.startswith("eklet-") else "local-bound"
     if pod.is_gated_by(GATE):
         return "gated"
+    if any(t.key == "eks.tke.cloud.tencent.com/eklet" for t in pod.spec.tolerations):
+        return "cloud-unbound"  # patched for a super node, bind still owed (a new leader finishes it)
     return "local" if not pod.is_unschedulable() else "pending"
 
 
