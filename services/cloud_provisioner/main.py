@@ -95,11 +95,11 @@ def build_service(*, provider_factory: ProviderFactory = default_provider,
             if spec.fn is on_bound else spec for spec in service.handlers.specs
         ]
 
-    @service.on(m.POD_BOUND, max_deliver=8, ack_wait=60.0, retry=exponential_backoff(base=1.0, cap=30.0))
+    @service.on(m.POD_BOUND, max_deliver=8, ack_wait=10.0, retry=exponential_backoff(base=1.0, cap=30.0))
     async def on_bound(event: m.PodEvent) -> None:
         await running().provisioner.on_bound(event)
 
-    @service.on(m.POD_TERMINATING, m.POD_DELETED, max_deliver=10, ack_wait=60.0, concurrency=16,
+    @service.on(m.POD_TERMINATING, m.POD_DELETED, max_deliver=10, ack_wait=10.0, concurrency=16,
                 retry=exponential_backoff(base=1.0, cap=30.0))
     async def on_gone(event: m.PodEvent) -> None:
         await running().provisioner.on_gone(event)

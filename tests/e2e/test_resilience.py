@@ -36,14 +36,7 @@ FAULT_PODS = 40
 SETTLE_SECONDS = 90.0
 
 
-KNOWN_SLOW_RECOVERY = pytest.mark.xfail(strict=False, reason=(
-    "found by this test: the messages a killed cloud-provisioner held (up to its 64-way concurrency) stay "
-    "unacked until on_bound's ack_wait (60 s) expires, and in some runs the restarted consumer stops pulling "
-    "(num_waiting 0) so they are never redelivered; see the chaos note in bench/README.md"))
-
-
-@pytest.mark.parametrize("service", [
-    pytest.param(name, marks=KNOWN_SLOW_RECOVERY) if name == "cloud-provisioner" else name for name in SERVICES])
+@pytest.mark.parametrize("service", SERVICES)
 async def test_service_killed_mid_burst_loses_and_duplicates_nothing(service: str, tmp_path: Path) -> None:
     async with running_stack(tmp_path) as (stack, kube):
         app = f"restart-{service}"

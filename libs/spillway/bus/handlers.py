@@ -32,7 +32,7 @@ class HandlerSpec:
     subjects: tuple[str, ...]
     durable: str
     max_deliver: int = 5
-    ack_wait: float = 30.0
+    ack_wait: float = 10.0
     batch: int = 20
     concurrency: int = 1
     max_ack_pending: int = 1000
@@ -78,7 +78,7 @@ class Handlers:
         self.specs: list[HandlerSpec] = []
 
     def on(
-        self, *subjects: str, durable: str | None = None, max_deliver: int = 5, ack_wait: float = 30.0,
+        self, *subjects: str, durable: str | None = None, max_deliver: int = 5, ack_wait: float = 10.0,
         batch: int = 20, concurrency: int = 1, retry: RetryPolicy = default_retry,
         message_type: type[m.Message] | None = None,
     ) -> Callable[[H], H]:

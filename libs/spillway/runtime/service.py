@@ -62,7 +62,7 @@ class Service:
         self._ctx: Context | None = None
 
     def on(
-        self, *subjects: str, durable: str | None = None, max_deliver: int = 5, ack_wait: float = 30.0,
+        self, *subjects: str, durable: str | None = None, max_deliver: int = 5, ack_wait: float = 10.0,
         batch: int = 20, concurrency: int = 1, retry: RetryPolicy = default_retry,
         message_type: type[m.Message] | None = None,
     ) -> Callable[[H], H]:
