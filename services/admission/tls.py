@@ -7,17 +7,12 @@ registration, and `register_webhook` passes this certificate as that bundle.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import logging
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from spillway.runtime import tls as runtime_tls
 
 log = logging.getLogger("spillway.admission")
 SERVICE_DNS_NAMES = ("spillway-admission", "spillway-admission.spillway", "spillway-admission.spillway.svc",
@@ -42,28 +37,8 @@ class ServingCert:
 
 
 def self_signed(hosts: tuple[str, ...] = DEFAULT_HOSTS, days: int = 365) -> tuple[bytes, bytes]:
-    """(certificate PEM, key PEM): an ECDSA P-256 certificate valid for `hosts` (IPs and DNS names)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "spillway-admission")])
-    alt: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            alt.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            alt.append(x509.DNSName(host))
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    """(certificate PEM, key PEM) of the webhook, valid for `hosts` (IPs and DNS names)."""
+    return runtime_tls.self_signed("spillway-admission", hosts, days)
 
 
 def ensure_certificate(cert_file: Path, key_file: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> ServingCert:

@@ -9,42 +9,20 @@ to (`--kubelet-certificate-authority`), and neither does the sandbox.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from spillway.runtime import tls as runtime_tls
 
 
 def self_signed(directory: Path, hosts: list[str]) -> tuple[Path, Path]:
     """Write a self-signed serving certificate for `hosts` (IPs or DNS names); returns (cert, key) paths."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "spillway-node-status")])
-    sans: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            sans.append(x509.DNSName(host))
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    cert_pem, key_pem = runtime_tls.self_signed("spillway-node-status", hosts)
     directory.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = directory / "node-status.crt", directory / "node-status.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
+    cert_path.write_bytes(cert_pem)
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(key_pem)
     return cert_path, key_path
 
 
