@@ -116,9 +116,9 @@ class Consumer:
                     break
                 try:
                     msgs: list[Msg] = fetch.result()
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats' own, or a plain one nats-py raises when its deadline passed
                     continue
-                except nats.errors.Error as exc:  # disconnected, closed…: back off and try again
+                except Exception as exc:  # disconnected, closed…: back off and try again, never die quietly
                     log.warning("fetch failed", extra={"consumer": self.name, "error": error_text(exc)})
                     await asyncio.sleep(0.5)
                     continue

@@ -30,6 +30,18 @@ _decode = msgspec.json.Decoder().decode
 DEFAULT_WATCH_TIMEOUT = 1800.0
 
 
+def selected_name(verb: str, field_selector: str | None) -> str:
+    """A list or watch with `fieldSelector=metadata.name=X` asks for object X, so the real
+    authorizer lets a Role limited by resourceNames allow it (kubectl get --watch x does this)."""
+    if verb not in ("list", "watch") or not field_selector:
+        return ""
+    for term in field_selector.split(","):
+        key, sep, value = term.partition("==") if "==" in term else term.partition("=")
+        if sep and not key.endswith("!") and key.strip() == "metadata.name":
+            return value.strip()
+    return ""
+
+
 def truthy(value: str | None) -> bool:
     return value in ("true", "True", "1")
 
@@ -143,7 +155,7 @@ class ResourceApi:
                 ns = target.name
             self.rbac.check(user, Attributes(verb, target.rt.group, target.rt.plural, target.subresource,
                                              ns if target.rt.namespaced or target.rt.plural == "namespaces" else "",
-                                             target.name))
+                                             target.name or selected_name(verb, q.get("fieldSelector"))))
             return await self._dispatch(request, target, verb, user)
         except ApiError as err:
             return error_response(err)
