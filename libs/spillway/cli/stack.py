@@ -160,10 +160,29 @@ class LocalStack:
 
             ensure_certificate(*self.admission_cert)
         self.progress(f"starting services: {', '.join(self.options.services)}")
-        await asyncio.gather(*(self._start(self._service_child(name)) for name in self.options.services))
+        await self._start_services()
         if "admission" in self.options.services:
             await self.register_admission_webhook()
         self.progress("every service reports ready")
+
+    async def _start_services(self, attempts: int = 3) -> None:
+        """Start every service; ports are picked before the processes bind them, so another
+        program may take one meanwhile: then stop them, pick fresh ports and try again."""
+        for attempt in range(attempts):
+            started = asyncio.gather(*(self._start(self._service_child(name)) for name in self.options.services))
+            try:
+                await started
+                return
+            except StackError as exc:
+                await asyncio.gather(started, return_exceptions=True)
+                if "address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+                self.progress("a port was taken meanwhile; picking fresh ports")
+                await asyncio.gather(*(self._terminate(self.children[name], 5.0)
+                                       for name in self.options.services if name in self.children))
+                self.health_ports = {name: free_port() for name in SERVICES}
+                self.admission_port, self.kubelet_port = free_port(), free_port()
+                self.write_config()
 
     async def prepare_cluster(self) -> None:
         """What `kubectl apply -k k8s/` creates on a real cluster: the `spillway` namespace
@@ -199,11 +218,9 @@ class LocalStack:
             await client.close()
         tokens = stack_rbac.write_tokens(self.tokens_dir, self.options.services)
         for name in self.options.services:
-            kubeconfig = stack_rbac.write_service_kubeconfig(
+            stack_rbac.write_service_kubeconfig(
                 self.kubeconfig, name, tokens[name], self.service_dir(name) / "kubeconfig")
-            config = self.config_dict()
-            config["kubernetes"]["kubeconfig"] = str(kubeconfig)
-            self.config_for(name).write_text(yaml.safe_dump(config, sort_keys=False))
+        self.write_config()
 
     def service_dir(self, name: str) -> Path:
         return self.state_dir / "services" / name
@@ -382,7 +399,14 @@ class LocalStack:
         return config
 
     def write_config(self) -> None:
+        """The shared config file; in rbac mode also one per service, on its own kubeconfig."""
         self.config_path.write_text(yaml.safe_dump(self.config_dict(), sort_keys=False))
+        if self.options.rbac:
+            for name in self.options.services:
+                config = self.config_dict()
+                config["kubernetes"]["kubeconfig"] = str(self.service_dir(name) / "kubeconfig")
+                self.config_for(name).parent.mkdir(parents=True, exist_ok=True)
+                self.config_for(name).write_text(yaml.safe_dump(config, sort_keys=False))
 
     def write_env(self) -> None:
         self.env_path.write_text(f"export KUBECONFIG={self.kubeconfig}\nexport NATS_URL={self.nats_url}\n")
