@@ -116,6 +116,21 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a live process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_cpu(stack: LocalStack) -> dict[str, float]:
+    found = {name: cpu_seconds(pid) for name, pid in stack.pids().items()}
+    return {name: value for name, value in found.items() if value is not None}
+
+
 def stack_rss(stack: LocalStack) -> dict[str, float | None]:
     return {name: peak_rss_mb(pid) for name, pid in stack.pids().items()}
 
