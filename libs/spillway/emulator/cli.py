@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -69,6 +70,8 @@ async def _serve(options: EmulatorOptions) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with Emulator(options) as emu:
+        gc.freeze()  # imports and start-up state live forever: keep them out of full collections
+        gc.set_threshold(10_000, 20, 1_000)  # the store is acyclic and long-lived: full scans free nothing
         print(f"cloud-emulator ready: {emu.url} (region {options.region}, secret id {options.secret_id})", flush=True)
         await stop.wait()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import logging
 import signal
@@ -105,6 +106,10 @@ class Runtime:
             task.add_done_callback(self._background_done)
             self._tasks.append(task)
         self._started = True
+        # Everything imported and built so far lives as long as the process: keep it out of
+        # the collector's scans (full collections paused every service for 50-100 ms).
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         log.info("service started", extra={"nats": self.nats_url, "consumers": [c.name for c in self.consumers]})
         return not self._stop.is_set()
 
@@ -136,6 +141,11 @@ class Runtime:
             await self.bus.close()
         await self.health.stop()
         log.info("stopped", extra={"exit_code": self._exit_code})
+
+
+# Young collections as usual, full ones rare: the state a service keeps (views, caches) is
+# acyclic and long-lived, so scanning it costs 50-100 ms pauses and frees nothing.
+GC_THRESHOLDS = (10_000, 20, 1_000)
 
 
 def dump_tasks() -> None:

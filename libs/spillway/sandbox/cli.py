@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -75,6 +76,8 @@ async def serve(options: SandboxOptions) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Sandbox(options) as sb:
+        gc.freeze()  # imports and start-up state live forever: keep them out of full collections
+        gc.set_threshold(10_000, 20, 1_000)  # the store is acyclic and long-lived: full scans free nothing
         print(f"sandbox: serving on {sb.url}, kubeconfig {sb.kubeconfig_path}", flush=True)
         await stop.wait()
         print("sandbox: stopping", file=sys.stderr, flush=True)
