@@ -9,7 +9,7 @@ import asyncio
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -314,7 +314,9 @@ async def scaledown(state_dir: Path, progress: Progress, cloud: int = 500, local
         await stack.stop()
 
 
-SCENARIOS = {"burst": burst, "steady": steady, "admission": admission, "scaledown": scaledown}
+SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
+    "burst": burst, "steady": steady, "admission": admission, "scaledown": scaledown,
+}
 
 
 def header() -> dict[str, Any]:

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ALL = ("burst", "steady", "admission", "scaledown")
+ALL = ("burst", "steady", "admission", "scaledown", "scheduler")
 
 
 def flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
@@ -49,6 +49,12 @@ async def run(names: list[str], args: argparse.Namespace, as_json: bool) -> dict
                 kwargs = {"rate": args.rate, "seconds": args.seconds}
             elif name == "admission":
                 kwargs = {"rate": args.admission_rate}
+            if name == "scheduler":  # the sandbox alone: its scheduler under 2,000 pending pods
+                from bench import sandbox_scheduler
+
+                progress("scheduler: 2000 pods that fit nowhere, API latency while the scheduler works")
+                results[name] = await sandbox_scheduler.run()
+                continue
             results[name] = await scenarios.SCENARIOS[name](Path(tmp), progress, **kwargs)
     return results
 
