@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+
 from spillway.cli.stack import LocalStack
 from spillway.kube import KubeClient
 from spillway.kube.client import collection_path

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
 from spillway.sandbox import Sandbox, SandboxOptions
 from spillway.sandbox.scheduler import Scheduler, run_scheduler
 from spillway.sandbox.topology import uniform

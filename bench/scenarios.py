@@ -15,12 +15,12 @@ from typing import Any
 
 import aiohttp
 import msgspec
+
+from bench.observe import PodObserver, cores, emulator_calls, ms, percentile, stack_cpu, stack_rss
 from spillway.cli.demo import ensure_eks_config
 from spillway.cli.stack import DEMO_SECRET_ID, DEMO_SUBNETS, LocalStack, StackOptions
 from spillway.kube import KubeClient
 from spillway.kube.client import MERGE_PATCH, collection_path, object_path, pod_path
-
-from bench.observe import PodObserver, cores, emulator_calls, ms, percentile, stack_cpu, stack_rss
 
 Progress = Callable[[str], None]
 NS = "default"

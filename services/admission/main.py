@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
-from spillway.model import messages as m
-from spillway.model.kube import ANNOTATION_AUTO_SCALE
-from spillway.runtime import Context, Service
 
 from services.admission.tls import ServingCert, ensure_certificate
 from services.admission.webhook import webhook_app
 from services.placement.options import policy_options
+from spillway.model import messages as m
+from spillway.model.kube import ANNOTATION_AUTO_SCALE
+from spillway.runtime import Context, Service
 
 
 @dataclass

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import msgspec
 from aiohttp import web
+
 from spillway.model.kube import Pod
 from spillway.policy import PolicyOptions, review
 

@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable, Iterable
 
 import msgspec
+
+from services.cloud_provisioner.metrics import INSTANCES_DELETED
 from spillway.cloud import Instance, InstanceProvider, instance_name, name_prefix
 from spillway.kube import KubeClient
 from spillway.kube.client import collection_path
 from spillway.model.kube import Pod
-
-from services.cloud_provisioner.metrics import INSTANCES_DELETED
 
 log = logging.getLogger("spillway.cloud-provisioner.gc")
 

@@ -23,6 +23,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.cloud_provisioner.gc import OrphanCollector
+from services.cloud_provisioner.provisioner import Provisioner
+from services.cloud_provisioner.resolve import Resolver
+from services.cloud_provisioner.settings import super_nodes
 from spillway.bus import exponential_backoff
 from spillway.cloud import InstanceProvider, TkeProvider
 from spillway.cloud.settings import tke_settings
@@ -33,11 +37,6 @@ from spillway.kube.leader import LeaderElector
 from spillway.model import messages as m
 from spillway.model.kube import Node
 from spillway.runtime import Context, Service
-
-from services.cloud_provisioner.gc import OrphanCollector
-from services.cloud_provisioner.provisioner import Provisioner
-from services.cloud_provisioner.resolve import Resolver
-from services.cloud_provisioner.settings import super_nodes
 
 NAME = "cloud-provisioner"
 GC_LEASE = "spillway-cloud-provisioner-gc"

@@ -16,6 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from opentelemetry.trace import Span
+
+from services.cloud_provisioner.failures import Failure, classify_failure, scrub
+from services.cloud_provisioner.metrics import CLOUD_ERRORS, INSTANCES_CREATED, INSTANCES_DELETED, INSTANCES_FAILED
+from services.cloud_provisioner.resolve import Resolver
+from services.cloud_provisioner.settings import super_nodes
 from spillway.bus import Bus, TemporaryError, current_delivery
 from spillway.cloud import CloudError, CreateRequest, InstanceProvider, RetryableError, instance_name
 from spillway.config import Config
@@ -25,11 +30,6 @@ from spillway.model import messages as m
 from spillway.model.kube import Pod
 from spillway.telemetry import get_tracer
 from spillway.translate import TranslationError, translate_pod
-
-from services.cloud_provisioner.failures import Failure, classify_failure, scrub
-from services.cloud_provisioner.metrics import CLOUD_ERRORS, INSTANCES_CREATED, INSTANCES_DELETED, INSTANCES_FAILED
-from services.cloud_provisioner.resolve import Resolver
-from services.cloud_provisioner.settings import super_nodes
 
 log = logging.getLogger("spillway.cloud-provisioner")
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from spillway.cloud import CloudError, InstanceProvider, TkeProvider
-
 from services.node_status.nodes import NOT_READY_REASON, Readiness
+from spillway.cloud import CloudError, InstanceProvider, TkeProvider
 
 Probe = Callable[[], Awaitable[None]]
 

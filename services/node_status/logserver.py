@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Callable
 
 from aiohttp import web
+
 from spillway.cloud import CloudError, InstanceProvider, LogSource, NotFoundError, instance_name
 from spillway.kube import KubeClient, NotFound, pod_path
 from spillway.model.kube import Pod

@@ -24,6 +24,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.node_status.health import CloudHealth, Probe, default_probe
+from services.node_status.logserver import LogServer
+from services.node_status.nodes import NodeRegistrar, super_nodes_from
+from services.node_status.settings import node_address, node_names
+from services.node_status.sync import PodSync
+from services.node_status.tls import self_signed, server_context
 from spillway.bus import TemporaryError
 from spillway.cloud import CloudError, InstanceProvider, TkeProvider
 from spillway.cloud.settings import tke_settings
@@ -33,13 +39,6 @@ from spillway.kube.events import EventRecorder
 from spillway.kube.leader import LeaderElector
 from spillway.model import messages as m
 from spillway.runtime import Context, Service
-
-from services.node_status.health import CloudHealth, Probe, default_probe
-from services.node_status.logserver import LogServer
-from services.node_status.nodes import NodeRegistrar, super_nodes_from
-from services.node_status.settings import node_address, node_names
-from services.node_status.sync import PodSync
-from services.node_status.tls import self_signed, server_context
 
 NAME = "node-status"
 LEADER_LEASE = "spillway-node-status"

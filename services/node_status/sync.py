@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+
+from services.node_status.podstatus import TERMINAL, pod_status
 from spillway.cloud import Instance, InstanceProvider, instance_name
 from spillway.kube import Conflict, KubeClient, NotFound, pod_path
 from spillway.kube.client import collection_path
 from spillway.kube.events import EventRecorder, ObjectRef
 from spillway.model.kube import Pod
-
-from services.node_status.podstatus import TERMINAL, pod_status
 
 log = logging.getLogger("spillway.node-status.sync")
 DAEMONSET_MESSAGE = ("DaemonSet pods cannot run on a super node (each would become a paid cloud instance); "

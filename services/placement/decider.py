@@ -24,6 +24,9 @@ from typing import Literal
 
 import msgspec
 from opentelemetry import trace
+
+from services.placement.record import decision_record, span_attributes
+from services.placement.view import ClusterView
 from spillway.bus import Bus, TemporaryError
 from spillway.kube import Invalid, KubeClient, KubeError, NotFound, pod_path
 from spillway.kube.client import JSON_PATCH
@@ -42,9 +45,6 @@ from spillway.policy import (
     local_patch,
 )
 from spillway.telemetry import get_tracer
-
-from services.placement.record import decision_record, span_attributes
-from services.placement.view import ClusterView
 
 log = logging.getLogger("spillway.placement")
 InFlight = Literal["local", "cloud"]

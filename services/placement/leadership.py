@@ -15,12 +15,11 @@ import asyncio
 import contextlib
 import logging
 
+from services.placement.decider import Decider
 from spillway.bus import Bus, Consumer, HandlerSpec
 from spillway.kube.leader import LeaderElector
 from spillway.model import messages as m
 from spillway.policy import Trigger
-
-from services.placement.decider import Decider
 
 log = logging.getLogger("spillway.placement")
 DURABLE = "decide"

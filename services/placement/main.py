@@ -19,15 +19,14 @@ import socket
 import uuid
 from dataclasses import dataclass
 
-from spillway.kube import KubeClient
-from spillway.kube.events import EventRecorder
-from spillway.kube.leader import LeaderElector
-from spillway.runtime import Context, Service
-
 from services.placement.decider import Decider
 from services.placement.leadership import Leadership
 from services.placement.options import policy_options
 from services.placement.view import ClusterView
+from spillway.kube import KubeClient
+from spillway.kube.events import EventRecorder
+from spillway.kube.leader import LeaderElector
+from spillway.runtime import Context, Service
 
 LEASE_NAME = "placement"
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 from nats.js.kv import KeyValue
+
 from spillway.bus import Bus
 from spillway.model import messages as m
 from spillway.model.kube import (

@@ -21,6 +21,8 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from services.watcher.mirror import ClusterMirror
+from services.watcher.pipeline import KeyedPipeline
 from spillway.kube import KubeClient
 from spillway.kube.reflector import Reflector
 from spillway.model import messages as m
@@ -32,9 +34,6 @@ from spillway.model.kube import (
     ReplicaSet,
 )
 from spillway.runtime import Context, Service
-
-from services.watcher.mirror import ClusterMirror
-from services.watcher.pipeline import KeyedPipeline
 
 PODS = "/api/v1/pods"
 NODES = "/api/v1/nodes"

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+
+from services.watcher.classify import classify, message_id, signature
+from services.watcher.pipeline import KeyedPipeline
 from spillway.bus import Bus
 from spillway.kube.reflector import RawEvent
 from spillway.model import messages as m
 from spillway.model.kube import EKS_CONFIG_NAME, ConfigMap, Node, Pod, decode_node, decode_pod
-
-from services.watcher.classify import classify, message_id, signature
-from services.watcher.pipeline import KeyedPipeline
 
 log = logging.getLogger("spillway.watcher")
 Clock = Callable[[], float]

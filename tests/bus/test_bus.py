@@ -10,6 +10,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+
 from spillway.bus import (
     AdvisoryMover,
     Bus,
@@ -20,7 +21,6 @@ from spillway.bus import (
     current_delivery,
 )
 from spillway.model import messages as m
-
 from tests.bus.helpers import Collector
 from tests.bus.samples import concrete_subjects, sample
 

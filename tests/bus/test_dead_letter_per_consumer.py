@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from nats.js import JetStreamContext
+
 from spillway.bus import Bus, Consumer, Handlers, dead_letter_id
 from spillway.model import messages as m
 

@@ -8,10 +8,10 @@ import json
 import sys
 
 import pytest
+
 from spillway.bus import Bus
 from spillway.cli.events import format_line, parse_duration
 from spillway.model import messages as m
-
 from tests.bus.samples import concrete_subjects, sample
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from spillway.model import messages as m
 
+from spillway.model import messages as m
 from tests.bus.samples import concrete_subjects, sample
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import nats
 import nats.errors
+
 from spillway.cli.demo import ensure_eks_config
 from spillway.cli.stack import CLUSTER_ID, LocalStack, StackOptions
 from spillway.cloud.naming import instance_name, name_prefix

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from spillway.cli.stack import SERVICES
 
+from spillway.cli.stack import SERVICES
 from tests.chaos.harness import (
     ChaosStack,
     chaos_loop,

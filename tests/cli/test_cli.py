@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+
 from spillway.cli import SUBCOMMANDS, main
 
 DESIGN_SUBCOMMANDS = ["demo", "up", "sandbox", "cloud-emulator", "run", "explain", "events", "bench"]

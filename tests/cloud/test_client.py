@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 import pytest
+
 from spillway.cloud import (
     AuthError,
     CreateRequest,
@@ -23,7 +24,6 @@ from spillway.cloud import (
 )
 from spillway.cloud.retry import NO_RETRY
 from spillway.emulator.server import Emulator
-
 from tests.fixtures.cloud import CLOUD_SECRET_KEY, MutableClock, cloud_settings
 
 DESCRIBE = "DescribeEKSContainerInstances"

@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import pytest
+
 from spillway.cloud import (
     AuthError,
     CloudError,

@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+
 from spillway.config import ConfigError, Secret, load_config, parse_config, require
 
 SECRET = "sk-VERY-SECRET-value-123"

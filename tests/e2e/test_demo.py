@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from spillway.cli.demo import NAMESPACE, NGINX_DEPLOYMENT, Printer, all_running, list_pods, run_demo, wait_for
 from spillway.cli.stack import LocalStack, StackOptions
 from spillway.kube import KubeClient

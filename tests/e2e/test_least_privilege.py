@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from spillway.cli import stack_rbac
 from spillway.cli.stack import SERVICES, LocalStack, StackOptions
 from spillway.kube import Forbidden, KubeClient, KubeError, NotFound

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from spillway.cli.stack import SERVICES
 
+from spillway.cli.stack import SERVICES
 from tests.chaos.harness import (
     create_bare_pods,
     dead_letters,

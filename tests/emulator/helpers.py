@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from spillway.emulator.server import Emulator
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.tke.v20180525 import tke_client_async
 
+from spillway.emulator.server import Emulator
 from tests.fixtures.cloud import CLOUD_REGION, CLOUD_SECRET_ID, CLOUD_SECRET_KEY
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from spillway.emulator.server import Emulator
-from spillway.emulator.signing import sign
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
+from spillway.emulator.server import Emulator
+from spillway.emulator.signing import sign
 from tests.emulator.helpers import call, sdk
 from tests.fixtures.cloud import CLOUD_SECRET_ID, CLOUD_SECRET_KEY
 

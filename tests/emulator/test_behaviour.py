@@ -7,9 +7,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from spillway.emulator.server import Emulator, EmulatorOptions
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
+from spillway.emulator.server import Emulator, EmulatorOptions
 from tests.emulator.helpers import call, create_params, sdk
 from tests.fixtures.cloud import CLOUD_REGION, CLOUD_SECRET_ID, CLOUD_SECRET_KEY, CLOUD_SUBNETS, MutableClock
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from spillway.emulator.server import Emulator
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.tke.v20180525 import models
 
+from spillway.emulator.server import Emulator
 from tests.emulator.helpers import create_params, model, sdk
 from tests.fixtures.cloud import MutableClock
 

@@ -11,6 +11,7 @@ import msgspec
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from spillway.config import ConfigError, parse_config
 from spillway.config.loader import load_config
 from spillway.model import messages

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from spillway.kube import Conflict, KubeClient, NotFound, pod_path
 from spillway.kube.client import MERGE_PATCH, collection_path
 from spillway.kube.events import EventRecorder, ObjectRef

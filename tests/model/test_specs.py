@@ -3,6 +3,7 @@
 from fractions import Fraction as F
 
 import pytest
+
 from spillway.model.specs import QuantityError, is_valid_spec, memory_gib, parse_quantity, smallest_fitting_spec
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from spillway.model.kube import Pod, from_builtins
 from spillway.policy.admission import review, review_object
 from spillway.policy.options import PolicyOptions
-
 from tests.policy.builders import pod_dict
 from tests.policy.jsonpatch import apply_patch
 

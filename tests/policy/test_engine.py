@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from spillway.model.kube import Pod, from_builtins
 from spillway.policy.decision import Decision, Outcome, PlacementEvent, Trigger
 from spillway.policy.engine import PlacementInput, decide
@@ -13,7 +14,6 @@ from spillway.policy.options import PolicyOptions
 from spillway.policy.patches import cloud_patch, local_patch
 from spillway.policy.switches import SwitchReason, SwitchVerdict
 from spillway.policy.workload import WorkloadKey
-
 from tests.policy.builders import container, pod_dict, super_node
 from tests.policy.jsonpatch import PatchConflict, apply_patch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from spillway.model.kube import Node, NodeSelectorRequirement, Taint, Toleration, from_builtins
 from spillway.policy.matching import (
     field_requirement_matches,
@@ -15,7 +16,6 @@ from spillway.policy.matching import (
     tolerates_all,
     untolerated_taints,
 )
-
 from tests.policy.builders import local_node, pod
 
 

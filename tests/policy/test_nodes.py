@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from spillway.policy.nodes import NodeChoice, NodeChoiceReason, SuperNodeState, choose_super_node
 
+from spillway.policy.nodes import NodeChoice, NodeChoiceReason, SuperNodeState, choose_super_node
 from tests.policy.builders import pod, super_node
 
 R = NodeChoiceReason

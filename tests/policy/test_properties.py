@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from spillway.model.kube import Pod, from_builtins
 from spillway.policy.admission import review
 from spillway.policy.catalogue import reason_codes
@@ -16,7 +17,6 @@ from spillway.policy.nodes import SuperNodeState
 from spillway.policy.options import PolicyOptions
 from spillway.policy.patches import cloud_patch, local_patch
 from spillway.policy.workload import WorkloadKey
-
 from tests.policy.builders import pod_dict, pv, pvc, super_node
 from tests.policy.jsonpatch import apply_patch
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from spillway.model import kube
 from spillway.policy.catalogue import event_reasons, reason_codes, rule_names, status_codes
 

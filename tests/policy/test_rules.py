@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from spillway.model.kube import Pod
 from spillway.policy.options import PolicyOptions
 from spillway.policy.rules import (
@@ -23,7 +24,6 @@ from spillway.policy.rules import (
 from spillway.policy.rules import affinity as affinity_rule
 from spillway.policy.rules.base import RuleContext
 from spillway.policy.status import Code, RuleResult
-
 from tests.policy.builders import container, pod, pv, pvc, super_node
 
 CTX = RuleContext()

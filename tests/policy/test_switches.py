@@ -4,6 +4,7 @@ the LOCAL_REPLICAS / AUTO_SCALE_EKS parsing tables."""
 from __future__ import annotations
 
 import pytest
+
 from spillway.policy.switches import (
     ParsedLocalReplicas,
     ParsedSwitch,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from spillway.model.kube import OwnerReference
 from spillway.policy.local_count import InFlight, count_local
 from spillway.policy.workload import WorkloadKey, is_daemonset_pod, workload_of
-
 from tests.policy.builders import pod
 
 REPLICASETS = {

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from spillway.natsserver import free_port
 
 SECRET = "sk-ABSOLUTELY-PRIVATE-42"

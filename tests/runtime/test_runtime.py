@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+
 from spillway.bus import Bus
 from spillway.config import parse_config
 from spillway.model import messages as m
 from spillway.natsserver import free_port
 from spillway.runtime import Context, Runtime, Service
-
 from tests.bus.samples import sample
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from spillway.sandbox import Sandbox, SandboxOptions
 from spillway.sandbox.topology import uniform
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 import msgspec
+
 from spillway.sandbox import Sandbox
 
 

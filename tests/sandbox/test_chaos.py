@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from spillway.kube import KubeClient
 from spillway.kube.client import collection_path
 from spillway.kube.reflector import RawEvent, Reflector
 from spillway.sandbox import Sandbox
 from spillway.sandbox.chaos import CHAOS_PATH, apply
-
 from tests.fixtures.sandbox import SandboxFactory
 from tests.sandbox.helpers import Raw, pod
 

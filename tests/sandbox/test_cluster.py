@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubernetes_asyncio import client
+
 from spillway.sandbox import Sandbox
 from spillway.sandbox.topology import LocalNode
-
 from tests.fixtures.sandbox import api_client_for
 from tests.sandbox.conftest import ClusterFactory, eventually
 from tests.sandbox.helpers import node, pod

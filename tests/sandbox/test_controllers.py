@@ -7,8 +7,8 @@ import asyncio
 from pathlib import Path
 
 from kubernetes_asyncio import client, watch
-from spillway.sandbox import Sandbox, SandboxOptions
 
+from spillway.sandbox import Sandbox, SandboxOptions
 from tests.fixtures.sandbox import api_client_for
 from tests.sandbox.helpers import node, pod
 

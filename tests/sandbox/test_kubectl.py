@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from spillway.sandbox import Sandbox
 
+from spillway.sandbox import Sandbox
 from tests.fixtures.sandbox import KubectlRunner
 from tests.sandbox.helpers import node, pod
 

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from kubernetes_asyncio import client
-from spillway.sandbox import Sandbox
 
+from spillway.sandbox import Sandbox
 from tests.sandbox.helpers import node, pod
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubernetes_asyncio import client
+
 from spillway.sandbox import AdmissionRequest, Sandbox, SandboxOptions
 from spillway.sandbox.errors import ApiError
-
 from tests.sandbox.helpers import Raw, pod
 
 

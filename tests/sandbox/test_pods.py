@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
-from spillway.sandbox import Sandbox
 
+from spillway.sandbox import Sandbox
 from tests.sandbox.helpers import Raw, pod
 
 

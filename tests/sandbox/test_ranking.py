@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from spillway.sandbox.controllers.ranking import deletion_cost, pods_to_delete, ranks_by_node
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
-from spillway.sandbox import Sandbox, SandboxOptions
 
+from spillway.sandbox import Sandbox, SandboxOptions
 from tests.fixtures.sandbox import api_client_for
 from tests.sandbox.helpers import Raw, pod
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from spillway.kube import Forbidden, KubeClient
 from spillway.kube.client import collection_path
 from spillway.sandbox.api import selected_name

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 import pytest
+
 from spillway.model.kube import Pod
 from spillway.sandbox.scheduling import NodeInfo, pod_requests, schedule
 

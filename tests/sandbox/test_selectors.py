@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
-from spillway.sandbox import Sandbox
 
+from spillway.sandbox import Sandbox
 from tests.sandbox.helpers import node, pod
 
 PODS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kubernetes_asyncio import client
+
 from spillway.sandbox import Sandbox
 
 

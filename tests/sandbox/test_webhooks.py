@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from kubernetes_asyncio import client
+
 from spillway.sandbox import Sandbox
 from spillway.sandbox.errors import ApiError
-
 from tests.fixtures.sandbox import KUBECTL, api_client_for, needs_kubectl
 from tests.sandbox.helpers import pod
 

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
+
 from spillway.config import Config, load_config
 from spillway.runtime import Runtime, Service
 from spillway.sandbox import Sandbox
@@ -278,6 +279,7 @@ async def bus_records(bus: Any, subject: str = "spillway.>", *, idle: float = 0.
     """Every message stored on `subject` so far (an ephemeral consumer from the start of the
     stream, read until nothing arrives for `idle` seconds)."""
     import nats.errors
+
     from spillway.model import messages as m
 
     sub = await bus.js.pull_subscribe(subject, stream=m.STREAM)

@@ -17,8 +17,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from spillway.cli import SUBCOMMANDS
 
+from spillway.cli import SUBCOMMANDS
 from tests.ship.dockerfile import entrypoint
 from tests.ship.render import REPO, SERVICES
 

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
 from spillway.telemetry import (
     JsonFormatter,
     extract_context,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from spillway.bus import Bus
 from spillway.model import messages as m
 from spillway.telemetry import setup_tracing
-
 from tests.bus.samples import sample
 from tests.telemetry.otlp_receiver import OtlpReceiver
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from spillway.translate import InvalidPod, translate_pod
 
+from spillway.translate import InvalidPod, translate_pod
 from tests.translate.builders import container, ctx, pod
 
 PORTS = [{"name": "http", "containerPort": 8080}, {"name": "admin", "containerPort": 9090}]

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from spillway.translate import translate_pod
 
+from spillway.translate import translate_pod
 from tests.translate.builders import container, ctx, pod
 
 PASSWORD = "s3cr3t-pa55"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from spillway.translate import DnsConfig, ResolvConfError, parse_resolv_conf, translate_pod
 
+from spillway.translate import DnsConfig, ResolvConfError, parse_resolv_conf, translate_pod
 from tests.translate.builders import ctx, pod
 
 ANNOTATION = "eks.tke.cloud.tencent.com/resolv-conf"

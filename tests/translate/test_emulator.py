@@ -8,14 +8,14 @@ import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings
-from spillway.emulator.server import Emulator
-from spillway.model.kube import Pod, from_builtins
-from spillway.translate import TranslationError, translate_pod
 from tencentcloud.common.credential import Credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.tke.v20180525 import models, tke_client
 
+from spillway.emulator.server import Emulator
+from spillway.model.kube import Pod, from_builtins
+from spillway.translate import TranslationError, translate_pod
 from tests.fixtures.cloud import CLOUD_REGION, CLOUD_SECRET_ID, CLOUD_SECRET_KEY, CLOUD_SUBNETS
 from tests.translate.builders import container, pod
 from tests.translate.test_properties import CONTEXT, pods

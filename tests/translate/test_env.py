@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from spillway.translate import InvalidContext, MissingReference, translate_pod
 
+from spillway.translate import InvalidContext, MissingReference, translate_pod
 from tests.translate.builders import APISERVER_ENV, container, ctx, pod, user_env
 
 SECRETS = {"db": {"password": b"hunter2", "user": b"app"}}

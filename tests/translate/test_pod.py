@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from spillway.translate import InvalidContext, InvalidPod, translate_pod
 
+from spillway.translate import InvalidContext, InvalidPod, translate_pod
 from tests.translate.builders import APISERVER_ENV, container, ctx, pod
 
 SG = "eks.tke.cloud.tencent.com/security-group-id"

@@ -9,10 +9,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from tencentcloud.tke.v20180525 import models
+
 from spillway.model.kube import PersistentVolume, from_builtins
 from spillway.model.specs import is_valid_spec
 from spillway.translate import TranslationContext, TranslationError, translate_pod
-from tencentcloud.tke.v20180525 import models
 
 TEXT = st.text(alphabet="ab$()=:/ .-_x1", max_size=12)
 # Mostly valid values, with the occasional bad one, so most pods translate and errors stay covered.

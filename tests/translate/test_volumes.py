@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from spillway.model.kube import PersistentVolume, from_builtins
 from spillway.translate import MissingReference, UnsupportedVolume, translate_pod
-
 from tests.translate.builders import container, ctx, pod
 
 PVS = {

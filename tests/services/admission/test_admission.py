@@ -11,16 +11,16 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
-from spillway.bus import Bus
-from spillway.kube import KubeClient
-from spillway.kube.client import object_path
-from spillway.model import messages as m
-from spillway.policy import PolicyOptions
 
 from services.admission.main import build_service
 from services.admission.registration import register_webhook, webhook_configuration
 from services.admission.tls import ensure_certificate
 from services.admission.webhook import respond
+from spillway.bus import Bus
+from spillway.kube import KubeClient
+from spillway.kube.client import object_path
+from spillway.model import messages as m
+from spillway.policy import PolicyOptions
 from tests.services.conftest import ServiceEnv, pod_body, run_service, wait_for
 
 GATE_PATCH = [{"op": "add", "path": "/spec/schedulingGates", "value": [{"name": "spillway.io/placement"}]}]

@@ -7,11 +7,11 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+
+from services.cloud_provisioner import main as provisioner_main
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
 from spillway.sandbox import Sandbox
-
-from services.cloud_provisioner import main as provisioner_main
 from tests.services.cloud_provisioner.harness import cloud_config, fast_provider
 from tests.services.conftest import RunningService, ServiceEnv
 

@@ -15,7 +15,6 @@ from spillway.kube import KubeClient, pod_path
 from spillway.model import messages as m
 from spillway.model.kube import Pod
 from spillway.sandbox import Sandbox
-
 from tests.fixtures.cloud import CLOUD_REGION, CLOUD_SECRET_ID, CLOUD_SECRET_KEY, CLOUD_SUBNETS, cloud_settings
 
 CLUSTER_ID = "test-cluster"

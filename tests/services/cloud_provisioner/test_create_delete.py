@@ -7,13 +7,13 @@ import logging
 from typing import Any
 
 import pytest
+
 from spillway.bus import Bus
 from spillway.cloud import instance_name
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
 from spillway.model import messages as m
 from spillway.sandbox import Sandbox
-
 from tests.services.cloud_provisioner.conftest import RunProvisioner
 from tests.services.cloud_provisioner.harness import (
     CLUSTER_ID,

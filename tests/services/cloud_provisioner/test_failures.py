@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+
 from spillway.bus import Bus
 from spillway.cloud import instance_name
 from spillway.emulator.faults import ErrorRule
@@ -14,7 +15,6 @@ from spillway.kube import KubeClient
 from spillway.model import messages as m
 from spillway.model.kube import Pod
 from spillway.sandbox import Sandbox
-
 from tests.services.cloud_provisioner.conftest import RunProvisioner
 from tests.services.cloud_provisioner.harness import (
     CLUSTER_ID,

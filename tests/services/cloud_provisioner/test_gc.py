@@ -4,12 +4,12 @@ sight), only with a fresh view of the live pods."""
 from __future__ import annotations
 
 import pytest
+
+from services.cloud_provisioner.gc import OrphanCollector
 from spillway.cloud import CreateRequest, TkeProvider, instance_name
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
 from spillway.sandbox import Sandbox
-
-from services.cloud_provisioner.gc import OrphanCollector
 from tests.fixtures.cloud import MutableClock
 from tests.services.cloud_provisioner.harness import CLUSTER_ID, NODE_A, create_and_bind, pod_body
 

@@ -7,11 +7,11 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
-from spillway.emulator.server import Emulator
-from spillway.sandbox import Sandbox
 
 from services.cloud_provisioner import main as provisioner_main
 from services.node_status import main as node_status_main
+from spillway.emulator.server import Emulator
+from spillway.sandbox import Sandbox
 from tests.fixtures.cloud import MutableClock
 from tests.services.cloud_provisioner.conftest import kube  # noqa: F401  (fixture)
 from tests.services.cloud_provisioner.harness import cloud_config, fast_provider

@@ -10,7 +10,6 @@ from spillway.kube import KubeClient, node_path, object_path
 from spillway.kube.leader import parse_micro_time
 from spillway.model.kube import Node
 from spillway.sandbox import Sandbox
-
 from tests.fixtures.cloud import MutableClock
 from tests.fixtures.sandbox import KubectlRunner
 from tests.services.cloud_provisioner.harness import NODE_A, NODE_B

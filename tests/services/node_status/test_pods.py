@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 from kubernetes_asyncio import client as k8s
+
 from spillway.bus import Bus
 from spillway.cloud import instance_name
 from spillway.emulator.faults import FailAfterStart
@@ -14,7 +15,6 @@ from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient, NotFound, pod_path
 from spillway.model.kube import Node, Pod
 from spillway.sandbox import Sandbox
-
 from tests.fixtures.cloud import MutableClock
 from tests.fixtures.sandbox import KubectlRunner
 from tests.services.cloud_provisioner.harness import CLUSTER_ID, NODE_A, announce, create_and_bind, get_pod, pod_body

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+
+from services.placement.main import build_service as build_placement
+from services.watcher.main import build_service as build_watcher
 from spillway.bus import Bus
 from spillway.kube import KubeClient, NotFound, pod_path
 from spillway.kube.client import MERGE_PATCH, collection_path, object_path
 from spillway.model import messages as m
 from spillway.model.kube import Pod, decode_pod
-
-from services.placement.main import build_service as build_placement
-from services.watcher.main import build_service as build_watcher
 from tests.services.conftest import (
     UNSCHEDULABLE_STATUS,
     RunningService,

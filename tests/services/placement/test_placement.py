@@ -6,9 +6,9 @@ import asyncio
 import json
 
 import pytest
+
 from spillway.bus import Bus
 from spillway.cli import explain
-
 from tests.services.conftest import ServiceEnv, pod_body, wait_for
 from tests.services.placement.scenario import GATE, Cluster, cluster, placement_of
 

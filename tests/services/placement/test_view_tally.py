@@ -8,11 +8,11 @@ from typing import Any
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from services.placement.view import ClusterView, occupies_node
 from spillway.model.kube import PLACEMENT_GATE, Pod
 from spillway.policy import count_local
 from spillway.policy.local_count import InFlight
-
-from services.placement.view import ClusterView, occupies_node
 
 NODES = ["node-1", "eklet-a", "eklet-b"]
 SUPER = {"eklet-a", "eklet-b"}

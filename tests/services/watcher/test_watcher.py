@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from services.watcher.classify import classify, message_id
+from services.watcher.main import build_service
 from spillway.bus import Bus
 from spillway.kube import KubeClient, pod_path
 from spillway.kube.client import MERGE_PATCH, collection_path, node_path, object_path
 from spillway.model import messages as m
 from spillway.model.kube import Pod, from_builtins
-
-from services.watcher.classify import classify, message_id
-from services.watcher.main import build_service
 from tests.services.conftest import (
     UNSCHEDULABLE_STATUS,
     ServiceEnv,
