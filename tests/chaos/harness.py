@@ -24,6 +24,7 @@ import aiohttp
 import nats
 import nats.errors
 
+from bench.scenarios import deployment as bench_deployment
 from spillway.cli.demo import ensure_eks_config
 from spillway.cli.stack import CLUSTER_ID, LocalStack, StackOptions
 from spillway.cloud.naming import instance_name, name_prefix
@@ -99,21 +100,7 @@ async def running_stack(state_dir: Path, **options: Any) -> AsyncIterator[tuple[
 
 def deployment(name: str, replicas: int, local_replicas: int = 0) -> dict[str, Any]:
     """Every replica beyond `local_replicas` bursts (LOCAL_REPLICAS), small enough for any spec."""
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NS, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels,
-                             "annotations": {"AUTO_SCALE_EKS": "true", "LOCAL_REPLICAS": str(local_replicas)}},
-                "spec": {"containers": [{"name": "app", "image": "nginx",
-                                         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]},
-            },
-        },
-    }
+    return bench_deployment(name, replicas, local_replicas)
 
 
 async def start_burst(kube: KubeClient, name: str, replicas: int) -> float:

@@ -109,6 +109,15 @@ class Reconciler:
     async def reconcile(self, namespace: str, name: str) -> None:
         raise NotImplementedError
 
+    async def delete_pod(self, pod: Obj) -> None:
+        """Delete one of our pods (gracefully, pinned to its uid); already gone is fine."""
+        meta = pod["metadata"]
+        try:
+            await self.store.delete("pods", meta["namespace"], meta["name"], preconditions={"uid": meta["uid"]})
+        except ApiError as err:
+            if err.code != 404:
+                raise
+
     async def run(self) -> None:
         watches = [asyncio.create_task(self._watch(key)) for key in self.watched]
         try:

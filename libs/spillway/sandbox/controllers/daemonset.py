@@ -20,7 +20,6 @@ from spillway.policy.matching import pod_fits_node_selection, untolerated_taints
 from spillway.sandbox.controllers.base import Reconciler, copy_obj, owned, slow_start, write_status
 from spillway.sandbox.controllers.podstate import is_active, is_finished, is_ready, is_terminating
 from spillway.sandbox.controllers.template import pod_from_template
-from spillway.sandbox.errors import ApiError
 
 Obj = dict[str, Any]
 USER = "system:serviceaccount:kube-system:daemon-set-controller"
@@ -109,7 +108,7 @@ class DaemonSetController(Reconciler):
                 by_node.setdefault(node, []).append(pod)
         for pods in by_node.values():
             doomed.extend(sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))[1:])
-        await asyncio.gather(*(self._delete(p) for p in doomed))
+        await asyncio.gather(*(self.delete_pod(p) for p in doomed))
         missing = sorted(eligible - by_node.keys())
         generation = str(ds["metadata"].get("generation", 1))
         queue = list(missing)
@@ -123,14 +122,6 @@ class DaemonSetController(Reconciler):
 
         await slow_start(len(missing), create_one)
         await self._status(ds, eligible)
-
-    async def _delete(self, pod: Obj) -> None:
-        meta = pod["metadata"]
-        try:
-            await self.store.delete("pods", meta["namespace"], meta["name"], preconditions={"uid": meta["uid"]})
-        except ApiError as err:
-            if err.code != 404:
-                raise
 
     async def _status(self, ds: Obj, eligible: set[str]) -> None:
         meta = ds["metadata"]

@@ -16,7 +16,6 @@ from spillway.sandbox.controllers import ranking
 from spillway.sandbox.controllers.base import Reconciler, controller_ref, owned, slow_start, write_status
 from spillway.sandbox.controllers.podstate import is_active, is_ready
 from spillway.sandbox.controllers.template import pod_from_template
-from spillway.sandbox.errors import ApiError
 from spillway.sandbox.selectors import LabelSelector
 
 Obj = dict[str, Any]
@@ -53,7 +52,7 @@ class ReplicaSetController(Reconciler):
                 self.enqueue(namespace, name)
         elif diff > 0:
             victims = ranking.pods_to_delete(active, self._related(rs, active), min(diff, BURST))
-            await asyncio.gather(*(self._delete(p) for p in victims))
+            await asyncio.gather(*(self.delete_pod(p) for p in victims))
         await self._status(rs)
 
     def _related(self, rs: Obj, active: list[Obj]) -> list[Obj]:
@@ -65,14 +64,6 @@ class ReplicaSetController(Reconciler):
         for sibling in self.store.dependents(str(ref.get("uid", "")), "replicasets"):
             related.extend(owned(self.store, sibling, "pods"))
         return related
-
-    async def _delete(self, pod: Obj) -> None:
-        meta = pod["metadata"]
-        try:
-            await self.store.delete("pods", meta["namespace"], meta["name"], preconditions={"uid": meta["uid"]})
-        except ApiError as err:
-            if err.code != 404:
-                raise
 
     async def _status(self, rs: Obj) -> None:
         meta = rs["metadata"]

@@ -42,7 +42,7 @@ class StatefulSetController(Reconciler):
         pods = {o: p for p in owned(self.store, sts, "pods") if (o := ordinal(name, p["metadata"]["name"])) is not None}
         for i, pod in list(pods.items()):
             if is_finished(pod) and not is_terminating(pod):
-                await self._delete(pod)
+                await self.delete_pod(pod)
                 pods.pop(i)
         for i in range(replicas):
             if i in pods:
@@ -55,7 +55,7 @@ class StatefulSetController(Reconciler):
         extra = sorted((i for i in pods if i >= replicas), reverse=True)
         if extra and not parallel:
             extra = [] if any(is_terminating(pods[i]) for i in extra) else extra[:1]
-        await asyncio.gather(*(self._delete(pods[i]) for i in extra if not is_terminating(pods[i])))
+        await asyncio.gather(*(self.delete_pod(pods[i]) for i in extra if not is_terminating(pods[i])))
         await self._status(sts)
 
     async def _create(self, sts: Obj, index: int) -> None:
@@ -71,14 +71,6 @@ class StatefulSetController(Reconciler):
             await self.store.create("pods", pod, namespace=sts["metadata"]["namespace"], user=USER)
         except ApiError as err:
             if err.reason != "AlreadyExists":
-                raise
-
-    async def _delete(self, pod: Obj) -> None:
-        meta = pod["metadata"]
-        try:
-            await self.store.delete("pods", meta["namespace"], meta["name"], preconditions={"uid": meta["uid"]})
-        except ApiError as err:
-            if err.code != 404:
                 raise
 
     async def _status(self, sts: Obj) -> None:
