@@ -44,7 +44,7 @@ from spillway.policy import (
     decide,
     local_patch,
 )
-from spillway.telemetry import get_tracer
+from spillway.telemetry import get_tracer, pod_trace_context
 
 log = logging.getLogger("spillway.placement")
 InFlight = Literal["local", "cloud"]
@@ -246,7 +246,11 @@ class Decider:
         owed = self.owed_bind(pod)
         if owed is not None:  # patched by a decider that died before binding: finish it
             return _Plan(bind_only=owed)
-        span = get_tracer().start_span("placement decide")
+        # under the message's span when an event brought us here, else (resync, take-over) in
+        # the pod's own trace: either way the pod's trace
+        current = trace.get_current_span().get_span_context()
+        span = get_tracer().start_span("placement decide",
+                                       context=None if current.is_valid else pod_trace_context(uid))
         with trace.use_span(span, end_on_exit=False):
             inputs = self._inputs(pod, trigger)
             decision = decide(inputs)

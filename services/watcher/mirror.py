@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+from opentelemetry import context as otel_context
 
 from services.watcher.classify import classify, message_id, signature
 from services.watcher.pipeline import KeyedPipeline
@@ -22,6 +23,7 @@ from spillway.bus import Bus
 from spillway.kube.reflector import RawEvent
 from spillway.model import messages as m
 from spillway.model.kube import EKS_CONFIG_NAME, ConfigMap, Node, Pod, decode_node, decode_pod
+from spillway.telemetry import pod_trace_context
 
 log = logging.getLogger("spillway.watcher")
 Clock = Callable[[], float]
@@ -170,5 +172,13 @@ class ClusterMirror:
         return prune_one
 
     async def _publish(self, msg: m.Message, msg_id: str) -> None:
-        await self.bus.publish(msg, msg_id=msg_id)
+        if isinstance(msg, m.PodEvent) and msg.pod.metadata.uid:
+            # every service's work for this pod joins one trace (its uid), hop by hop from here
+            token = otel_context.attach(pod_trace_context(msg.pod.metadata.uid))
+            try:
+                await self.bus.publish(msg, msg_id=msg_id)
+            finally:
+                otel_context.detach(token)
+        else:
+            await self.bus.publish(msg, msg_id=msg_id)
         self.published_events += 1

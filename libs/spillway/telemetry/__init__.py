@@ -8,11 +8,25 @@ from spillway.telemetry.tracing import (
     extract_context,
     get_tracer,
     inject_headers,
+    pod_trace_context,
+    pod_trace_id,
     setup_tracing,
     shutdown_tracing,
 )
 
 __all__ = [
-    "JsonFormatter", "current_ids", "exporter_from_env", "extract_context", "get_tracer", "inject_headers",
-    "redact", "register_secret", "render_latest", "setup_logging", "setup_tracing", "shutdown_tracing",
+    "JsonFormatter",
+    "current_ids",
+    "exporter_from_env",
+    "extract_context",
+    "get_tracer",
+    "inject_headers",
+    "pod_trace_context",
+    "pod_trace_id",
+    "redact",
+    "register_secret",
+    "render_latest",
+    "setup_logging",
+    "setup_tracing",
+    "shutdown_tracing",
 ]

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import uuid
 from collections.abc import Mapping
 
 from opentelemetry import propagate, trace
@@ -81,6 +83,27 @@ def extract_context(headers: Mapping[str, str] | None) -> Context:
     return _propagator.extract(dict(headers or {}))
 
 
+def pod_trace_id(pod_uid: str) -> int:
+    """The trace id of everything Spillway does for one pod: its uid (a UUID is 128 bits already;
+    anything else is hashed), so each service's spans for that pod land in one trace, whichever
+    message, restart or resync led there, and `spillway explain` can name it."""
+    try:
+        value = uuid.UUID(pod_uid).int
+    except ValueError:
+        value = int.from_bytes(hashlib.sha256(pod_uid.encode()).digest()[:16], "big")
+    return value or 1
+
+
+def pod_trace_context(pod_uid: str) -> Context:
+    """A context whose (remote, never exported) parent puts new spans in the pod's trace."""
+    parent = trace.SpanContext(
+        trace_id=pod_trace_id(pod_uid),
+        span_id=int.from_bytes(hashlib.sha256(f"pod:{pod_uid}".encode()).digest()[:8], "big") or 1,
+        is_remote=True, trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+    )
+    return trace.set_span_in_context(trace.NonRecordingSpan(parent))
+
+
 def current_ids() -> tuple[str, str] | None:
     """(trace_id, span_id) in hex of the active span, or None."""
     ctx = trace.get_current_span().get_span_context()
@@ -90,6 +113,7 @@ def current_ids() -> tuple[str, str] | None:
 
 
 __all__ = [
-    "current_ids", "exporter_from_env", "extract_context", "get_tracer", "inject_headers",
+    "current_ids", "exporter_from_env", "extract_context", "get_tracer", "inject_headers", "pod_trace_context",
+    "pod_trace_id",
     "propagate", "setup_tracing", "shutdown_tracing",
 ]
