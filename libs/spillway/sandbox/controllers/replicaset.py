@@ -53,7 +53,7 @@ class ReplicaSetController(Reconciler):
         elif diff > 0:
             victims = ranking.pods_to_delete(active, self._related(rs, active), min(diff, BURST))
             await asyncio.gather(*(self.delete_pod(p) for p in victims))
-        await self._status(rs)
+        await self._status(rs, active if diff == 0 else None)
 
     def _related(self, rs: Obj, active: list[Obj]) -> list[Obj]:
         """Pods of every ReplicaSet controlled by the same owner (a Deployment's old and new sets)."""
@@ -65,12 +65,15 @@ class ReplicaSetController(Reconciler):
             related.extend(owned(self.store, sibling, "pods"))
         return related
 
-    async def _status(self, rs: Obj) -> None:
+    async def _status(self, rs: Obj, active: list[Obj] | None = None) -> None:
+        """Write the counts; `active` may be passed when this reconcile created and deleted
+        nothing (most reconciles in a burst: status churn), saving a second O(pods) walk."""
         meta = rs["metadata"]
         current = self.store.try_get("replicasets", meta["namespace"], meta["name"])
         if current is None:
             return
-        active = [p for p in owned(self.store, current, "pods") if is_active(p)]
+        if active is None:
+            active = [p for p in owned(self.store, current, "pods") if is_active(p)]
         template_labels = ((current.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
         labelled = LabelSelector.from_label_selector({"matchLabels": template_labels})
         ready = sum(1 for p in active if is_ready(p))
