@@ -28,10 +28,10 @@ from services.node_status.health import CloudHealth, Probe, default_probe
 from services.node_status.logserver import LogServer
 from services.node_status.nodes import NodeRegistrar, super_nodes_from
 from services.node_status.settings import node_address, node_names
-from services.node_status.sync import PodSync
+from services.node_status.sync import PodSync, Tracked
 from services.node_status.tls import self_signed, server_context
 from spillway.bus import TemporaryError
-from spillway.cloud import CloudError, InstanceProvider, TkeProvider
+from spillway.cloud import CloudError, Instance, InstanceProvider, TkeProvider
 from spillway.cloud.settings import tke_settings
 from spillway.config import Config
 from spillway.kube import KubeClient, KubeError
@@ -103,6 +103,13 @@ def build_service(*, provider_factory: ProviderFactory = default_provider, probe
     def running() -> Parts:
         return parts[0]
 
+    async def announce_running(t: Tracked, inst: Instance) -> None:
+        """spillway.instance.running, once per pod: the end of its trip into the cloud."""
+        meta = t.pod.metadata
+        await service.ctx.bus.publish(m.InstanceEvent(
+            namespace=meta.namespace, name=meta.name, uid=meta.uid, status="running", eks_ci_id=inst.id,
+            eks_ci_name=inst.name, node=t.pod.spec.node_name, observed_at=clock()), msg_id=f"{meta.uid}:running")
+
     @service.on_startup
     async def start(ctx: Context) -> None:
         config = ctx.config
@@ -119,7 +126,8 @@ def build_service(*, provider_factory: ProviderFactory = default_provider, probe
             registrar=NodeRegistrar(client, nodes, identity=identity, clock=clock),
             health=CloudHealth(probe_factory(provider), threshold=ns.cloud_failure_threshold),
             sync=PodSync(client=client, provider=provider, cluster_id=config.cloud.cluster_id,
-                         host_ips={n.name: address for n in nodes}, recorder=recorder, clock=clock),
+                         host_ips={n.name: address for n in nodes}, recorder=recorder, clock=clock,
+                         on_running=announce_running),
             elector=LeaderElector(client, ns.leader_election_namespace, LEADER_LEASE, identity, clock=clock),
             logs=logs, tmp=tmp,
         )]

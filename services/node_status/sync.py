@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,7 @@ class Tracked:
     fingerprint: str = ""
     terminal: bool = False
     terminating: bool = False
+    announced_running: bool = False
 
 
 def fingerprint(status: Mapping[str, Any]) -> str:
@@ -65,13 +66,15 @@ class PodSync:
 
     def __init__(self, *, client: KubeClient, provider: InstanceProvider, cluster_id: str,
                  host_ips: Mapping[str, str], recorder: EventRecorder | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_running: Callable[[Tracked, Instance], Awaitable[None]] | None = None) -> None:
         self.client = client
         self.provider = provider
         self.cluster_id = cluster_id
         self.host_ips = dict(host_ips)
         self.recorder = recorder
         self.clock = clock
+        self.on_running = on_running
         self.tracked: dict[str, Tracked] = {}
 
     # ---- hints --------------------------------------------------------------------------------
@@ -153,6 +156,9 @@ class PodSync:
             return
         t.fingerprint = fp
         t.terminal = status["phase"] in TERMINAL
+        if status["phase"] == "Running" and not t.announced_running and self.on_running is not None:
+            t.announced_running = True
+            await self.on_running(t, inst)
 
     async def _finish_deletion(self, t: Tracked) -> None:
         """The instance is gone: remove the pod for good (grace 0, only this incarnation)."""

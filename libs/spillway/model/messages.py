@@ -125,7 +125,7 @@ class PlacementDecision(Message, frozen=True, kw_only=True):
 
 
 class InstanceEvent(Message, frozen=True, kw_only=True):
-    """A cloud container instance changed state (published by cloud-provisioner)."""
+    """A cloud container instance changed state (cloud-provisioner; `running` comes from node-status)."""
 
     namespace: str
     """Pod namespace."""
@@ -261,7 +261,7 @@ CATALOGUE: Final[tuple[SubjectSpec, ...]] = (
     SubjectSpec(CONFIG_CHANGED, ConfigEvent, "watcher", "kube-system/eks-config changed"),
     SubjectSpec(PLACEMENT_DECIDED, PlacementDecision, "placement", "a placement decision was taken and acted on"),
     SubjectSpec(INSTANCE_CREATED, InstanceEvent, "cloud-provisioner", "a container instance was created"),
-    SubjectSpec(INSTANCE_RUNNING, InstanceEvent, "cloud-provisioner", "a container instance is running"),
+    SubjectSpec(INSTANCE_RUNNING, InstanceEvent, "node-status", "a cloud pod reached Running (once per pod)"),
     SubjectSpec(INSTANCE_DELETED, InstanceEvent, "cloud-provisioner", "a container instance was deleted"),
     SubjectSpec(INSTANCE_FAILED, InstanceEvent, "cloud-provisioner", "creating or running an instance failed"),
     SubjectSpec(ZONE_COOLDOWN, ZoneCooldown, "cloud-provisioner", "avoid a zone until a time (sold out)"),

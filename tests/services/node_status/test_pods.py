@@ -18,7 +18,7 @@ from spillway.sandbox import Sandbox
 from tests.fixtures.cloud import MutableClock
 from tests.fixtures.sandbox import KubectlRunner
 from tests.services.cloud_provisioner.harness import CLUSTER_ID, NODE_A, announce, create_and_bind, get_pod, pod_body
-from tests.services.conftest import wait_for
+from tests.services.conftest import bus_records, wait_for
 from tests.services.node_status.conftest import Run
 
 
@@ -65,6 +65,10 @@ async def test_status_follows_the_instance_pending_running_restarts_failed(
     [done] = failed.status.container_statuses
     assert done.state and done.state.terminated and done.state.terminated.exit_code == 3
     assert failed.status.condition("Ready").status == "False"  # type: ignore[union-attr]
+    [announced] = await bus_records(bus, "spillway.instance.running")  # once, though it ran twice
+    assert announced.msg_id == f"{pod.metadata.uid}:running"
+    assert (announced.message.uid, announced.message.eks_ci_id, announced.message.node) == (
+        pod.metadata.uid, rec.id, NODE_A)  # type: ignore[attr-defined]
 
 
 async def _waiting(kube: KubeClient, name: str) -> Pod | None:
