@@ -92,7 +92,7 @@ class Decider:
         self.in_flight_node: dict[str, str] = {}
         self.unbound: dict[str, str] = {}  # uid → node: patched for the cloud, bind still owed
         self.locks: dict[str, asyncio.Lock] = {}
-        self.recorded_events: set[tuple[str, str, str]] = set()
+        self.recorded_events: dict[str, set[tuple[str, str]]] = {}  # uid → (reason, message) sent
         self.last_records: dict[str, tuple[str, str, str]] = {}
         self.stats = Stats()
         view.pod_listeners.append(self.observe)
@@ -104,6 +104,8 @@ class Decider:
         uid = pod.metadata.uid
         if deleted:
             self._forget(uid)
+            self.recorded_events.pop(uid, None)  # what we remember about a pod goes with it
+            self.last_records.pop(uid, None)
             return
         state = self.in_flight.get(uid)
         if state is None:
@@ -329,13 +331,13 @@ class Decider:
         setattr(self.stats, record.outcome, getattr(self.stats, record.outcome) + 1)
         ref = ObjectRef("Pod", meta.namespace, meta.name, meta.uid)
         for event in decision.events():
-            seen = (meta.uid, event.reason, event.message)
-            if seen in self.recorded_events:
+            seen = (event.reason, event.message)
+            if seen in self.recorded_events.get(meta.uid, ()):
                 continue
             try:
                 await self.recorder.record(ref, event.type, event.reason, event.message)
                 self.stats.api_writes += 1
-                self.recorded_events.add(seen)
+                self.recorded_events.setdefault(meta.uid, set()).add(seen)
             except KubeError as exc:  # an event is worth a log line, never a retry of the decision
                 log.warning("event not recorded", extra={"pod": pod.key, "error": str(exc)})
         summary = (record.outcome, record.reason, record.node)
