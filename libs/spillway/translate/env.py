@@ -17,10 +17,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeVar
 
-from spillway.model.kube import Container, EnvVar, FieldRef, LocalRef, Pod, ResourceFieldRef
+from spillway.model.kube import Container, EnvVar, FieldRef, KeyRef, LocalRef, Pod, ResourceFieldRef
 from spillway.model.specs import InstanceSpec, QuantityError, parse_quantity
 from spillway.translate.errors import InvalidContext, InvalidPod, MissingReference
+
+V = TypeVar("V")
 
 _LABEL_REF = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
 _INVALID_ENV_NAME = re.compile(r"[=\x00-\x1f\x7f]")
@@ -195,6 +198,20 @@ def _text(value: bytes, what: str) -> str:
         raise InvalidPod(f"{what} is not UTF-8 text and cannot be an environment value") from None
 
 
+
+def _keyed(kind: str, sources: Mapping[str, Mapping[str, V]], key_ref: KeyRef, where: str) -> V | None:
+    """One key of a Secret or ConfigMap; None when an optional reference is absent."""
+    found = sources.get(key_ref.name)
+    if found is None or key_ref.key not in found:
+        if key_ref.optional:
+            return None
+        missing = f"{kind} {key_ref.name!r}"
+        if found is not None:
+            missing = f"key {key_ref.key!r} in {missing}"
+        raise MissingReference(f"{where}: {missing} not found")
+    return found[key_ref.key]
+
+
 def _value_from(
     pod: Pod, container: Container, var: EnvVar, src: EnvSources, warnings: list[str]
 ) -> tuple[str, bool] | None:
@@ -204,26 +221,13 @@ def _value_from(
     where = f"container {container.name}: env {var.name}"
     if ref.secret_key_ref is not None:
         key_ref = ref.secret_key_ref
-        secret = src.secrets.get(key_ref.name)
-        if secret is None or key_ref.key not in secret:
-            if key_ref.optional:
-                return None
-            missing = f"secret {key_ref.name!r}"
-            if secret is not None:
-                missing = f"key {key_ref.key!r} in {missing}"
-            raise MissingReference(f"{where}: {missing} not found")
-        return _text(secret[key_ref.key], f"{where}: secret {key_ref.name!r} key {key_ref.key!r}"), True
+        raw = _keyed("secret", src.secrets, key_ref, where)
+        if raw is None:
+            return None
+        return _text(raw, f"{where}: secret {key_ref.name!r} key {key_ref.key!r}"), True
     if ref.config_map_key_ref is not None:
-        key_ref = ref.config_map_key_ref
-        cm = src.config_maps.get(key_ref.name)
-        if cm is None or key_ref.key not in cm:
-            if key_ref.optional:
-                return None
-            missing = f"configMap {key_ref.name!r}"
-            if cm is not None:
-                missing = f"key {key_ref.key!r} in {missing}"
-            raise MissingReference(f"{where}: {missing} not found")
-        return cm[key_ref.key], False
+        value = _keyed("configMap", src.config_maps, ref.config_map_key_ref, where)
+        return None if value is None else (value, False)
     if ref.field_ref is not None:
         return field_value(pod, ref.field_ref, src, where, warnings), False
     if ref.resource_field_ref is not None:
