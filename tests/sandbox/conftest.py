@@ -5,43 +5,32 @@ controllers, the scheduler, the fake kubelet and webhooks on and one local node 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
-from pathlib import Path
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 
-from spillway.sandbox import Sandbox, SandboxOptions
+from spillway.sandbox import Sandbox
 from spillway.sandbox.topology import uniform
+from tests.fixtures.sandbox import SandboxFactory
 
 ClusterFactory = Callable[..., Coroutine[Any, Any, Sandbox]]
 
 
-def cluster_options(tmp_path: Path, index: int = 0, **fields: Any) -> SandboxOptions:
-    defaults: dict[str, Any] = {
-        "kubeconfig": tmp_path / f"cluster-kubeconfig-{index}", "bookmark_interval": 0.2,
-        "nodes": uniform(1), "workload_controllers": True, "scheduler": True, "kubelet": True, "webhooks": True,
-        "kubelet_delay": 0.0, "kubelet_job_duration": 0.0, "kubelet_lease_interval": 0.2,
-    }
-    defaults.update(fields)
-    return SandboxOptions(**defaults)
+CLUSTER_DEFAULTS: dict[str, Any] = {
+    "nodes": uniform(1), "workload_controllers": True, "scheduler": True, "kubelet": True, "webhooks": True,
+    "kubelet_delay": 0.0, "kubelet_job_duration": 0.0, "kubelet_lease_interval": 0.2,
+}
 
 
 @pytest.fixture
-async def make_cluster(tmp_path: Path) -> AsyncIterator[ClusterFactory]:
-    started: list[Sandbox] = []
+def make_cluster(make_sandbox: SandboxFactory) -> ClusterFactory:
+    """`make_sandbox` with the cluster behaviour on (any option may be overridden)."""
 
     async def make(**fields: Any) -> Sandbox:
-        sb = Sandbox(cluster_options(tmp_path, len(started), **fields))
-        await sb.start()
-        started.append(sb)
-        return sb
+        return await make_sandbox(**(CLUSTER_DEFAULTS | fields))
 
-    try:
-        yield make
-    finally:
-        for sb in reversed(started):
-            await sb.stop()
+    return make
 
 
 @pytest.fixture
