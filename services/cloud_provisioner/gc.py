@@ -13,7 +13,6 @@ another replica), collecting the instance lets node-status finish the pod's dele
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -24,9 +23,11 @@ from services.cloud_provisioner.metrics import INSTANCES_DELETED
 from spillway.cloud import Instance, InstanceProvider, instance_name, name_prefix
 from spillway.kube import KubeClient
 from spillway.kube.client import collection_path
+from spillway.loops import SYSTEM_CLOCK, Clock, Liveness, every
 from spillway.model.kube import Pod
 
 log = logging.getLogger("spillway.cloud-provisioner.gc")
+GC_LOOP = "orphan gc"
 
 
 class _PodList(msgspec.Struct):
@@ -34,7 +35,8 @@ class _PodList(msgspec.Struct):
 
 
 class OrphanCollector:
-    """`run_once()` is one collection round; `run(is_leader)` repeats it every `interval` seconds."""
+    """`run_once()` is one collection round; `run(is_leader)` repeats it every `interval` seconds as a
+    supervised loop (`spillway.loops.every`: a failed round is logged, counted and backed off)."""
 
     def __init__(self, *, client: KubeClient, provider: InstanceProvider, cluster_id: str, nodes: Iterable[str],
                  grace: float = 120.0, interval: float = 60.0, clock: Callable[[], float] = time.time) -> None:
@@ -87,14 +89,14 @@ class OrphanCollector:
         log.info("orphan instances deleted", extra={"ids": ids, "names": [i.name for i in due]})
         return ids
 
-    async def run(self, is_leader: Callable[[], bool]) -> None:
-        """Forever: a round every `interval` while leading; a failed round is logged and skipped."""
-        while True:
-            if is_leader():
-                try:
-                    await self.run_once()
-                except Exception as exc:  # a failed round must not end the loop
-                    log.warning("orphan collection round failed", extra={"error": repr(exc)})
-            else:
-                self.first_seen.clear()  # a new leader starts its own grace clock
-            await asyncio.sleep(self.interval)
+    async def round(self, is_leader: Callable[[], bool]) -> None:
+        """A round while leading; otherwise forget what was seen (a new leader starts its own grace clock)."""
+        if is_leader():
+            await self.run_once()
+        else:
+            self.first_seen.clear()
+
+    async def run(self, is_leader: Callable[[], bool], *, clock: Clock = SYSTEM_CLOCK,
+                  liveness: Liveness | None = None) -> None:
+        """Until cancelled: `round` every `interval` seconds, supervised."""
+        await every(GC_LOOP, self.interval, lambda: self.round(is_leader), clock=clock, liveness=liveness)

@@ -110,7 +110,7 @@ def build_service(*, provider_factory: ProviderFactory = default_provider,
     @service.background
     async def collect_orphans(ctx: Context) -> None:
         p = running()
-        await p.collector.run(lambda: p.elector.is_leader)
+        await p.collector.run(lambda: p.elector.is_leader, clock=ctx.clock, liveness=ctx.liveness)
 
     @service.on_shutdown
     async def stop(ctx: Context) -> None:

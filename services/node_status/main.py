@@ -6,6 +6,11 @@ kube-node-lease, keeps Ready true only while the cloud answers (`health`), and s
 from instance status, finishing deletions and failing pods that cannot run (`sync`). Every
 replica serves the kubelet log endpoint (`logserver`) over HTTPS with client-certificate auth (`tls`).
 
+Every periodic job runs as a supervised `spillway.loops.every` loop (a failed round is logged,
+counted and backed off; the loop goes on; one that hangs fails /healthz), and they are cancelled
+together when leadership is lost. No loop needs the bus except the running announcements, so a
+NATS outage delays those and nothing else.
+
 Bus handlers only feed hints to the tracked set; a standby hands them back (nak) so they reach
 the leader. `build_service()` makes a fresh Service; `service` is what `spillway run node-status` runs.
 """
@@ -20,7 +25,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,17 +36,20 @@ from services.node_status.settings import node_address, node_names
 from services.node_status.sync import PodSync, Tracked
 from services.node_status.tls import self_signed, server_context
 from spillway.bus import TemporaryError
-from spillway.cloud import CloudError, Instance, InstanceProvider, TkeProvider
+from spillway.cloud import Instance, InstanceProvider, TkeProvider
 from spillway.cloud.settings import tke_settings
 from spillway.config import Config
-from spillway.kube import KubeClient, KubeError
+from spillway.kube import KubeClient
 from spillway.kube.events import EventRecorder
 from spillway.kube.leader import LeaderElector
+from spillway.loops import every, until_ok
 from spillway.model import messages as m
 from spillway.runtime import Context, Service
 
 NAME = "node-status"
 LEADER_LEASE = "spillway-node-status"
+ANNOUNCE_PUBLISH_SECONDS = 5.0
+"""How long one running announcement retries a publish before its loop backs off and tries later."""
 log = logging.getLogger("spillway.node-status")
 ProviderFactory = Callable[[Config], InstanceProvider]
 ProbeFactory = Callable[[InstanceProvider], Probe]
@@ -63,16 +71,6 @@ class Parts:
     logs: LogServer | None
     tmp: tempfile.TemporaryDirectory[str] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-
-async def _every(seconds: float, what: str, fn: Callable[[], Awaitable[None]]) -> None:
-    """Run fn every `seconds`; a failed round is logged, never fatal."""
-    while True:
-        try:
-            await fn()
-        except (KubeError, CloudError, OSError, TimeoutError) as exc:
-            log.warning("%s failed", what, extra={"error": str(exc)})
-        await asyncio.sleep(seconds)
 
 
 async def _start_log_server(config: Config, client: KubeClient, provider: InstanceProvider,
@@ -108,7 +106,8 @@ def build_service(*, provider_factory: ProviderFactory = default_provider, probe
         meta = t.pod.metadata
         await service.ctx.bus.publish(m.InstanceEvent(
             namespace=meta.namespace, name=meta.name, uid=meta.uid, status="running", eks_ci_id=inst.id,
-            eks_ci_name=inst.name, node=t.pod.spec.node_name, observed_at=clock()), msg_id=f"{meta.uid}:running")
+            eks_ci_name=inst.name, node=t.pod.spec.node_name, observed_at=clock()), msg_id=f"{meta.uid}:running",
+            retry_for=ANNOUNCE_PUBLISH_SECONDS)
 
     @service.on_startup
     async def start(ctx: Context) -> None:
@@ -165,8 +164,8 @@ def build_service(*, provider_factory: ProviderFactory = default_provider, probe
         while True:
             await p.elector.wait_until_leader()
             log.info("leading: registering super nodes", extra={"nodes": [n.name for n in p.registrar.nodes]})
-            await _every_until(lambda: p.registrar.register(), "registration")
-            await _every_until(lambda: p.sync.resync(), "pod resync")
+            await until_ok("registration", 1.0, p.registrar.register, clock=ctx.clock, liveness=ctx.liveness)
+            await until_ok("first pod resync", 1.0, p.sync.resync, clock=ctx.clock, liveness=ctx.liveness)
 
             async def health() -> None:
                 if p.registrar.set_readiness(await p.health.check()):
@@ -174,12 +173,15 @@ def build_service(*, provider_factory: ProviderFactory = default_provider, probe
                                                                        "reason": p.registrar.readiness.reason})
                     await p.registrar.write_status()
 
-            p.tasks = [asyncio.create_task(c) for c in (
-                _every(ns.lease_renew_seconds, "lease renewal", p.registrar.renew_leases),
-                _every(ns.health_check_seconds, "cloud health check", health),
-                _every(ns.node_status_seconds, "node status", p.registrar.write_status),
-                _every(ns.status_sync_seconds, "pod status sync", p.sync.sync_once),
-                _every(ns.resync_seconds, "pod resync", p.sync.resync),
+            p.tasks = [asyncio.create_task(every(name, interval, fn, clock=ctx.clock, liveness=ctx.liveness),
+                                           name=f"loop:{name}")
+                       for name, interval, fn in (
+                ("lease renewal", ns.lease_renew_seconds, p.registrar.renew_leases),
+                ("cloud health check", ns.health_check_seconds, health),
+                ("node status", ns.node_status_seconds, p.registrar.write_status),
+                ("pod status sync", ns.status_sync_seconds, p.sync.sync_once),
+                ("running announcements", ns.status_sync_seconds, p.sync.announce_pending),
+                ("pod resync", ns.resync_seconds, p.sync.resync),
             )]
             try:
                 while p.elector.is_leader:
@@ -206,17 +208,6 @@ def build_service(*, provider_factory: ProviderFactory = default_provider, probe
             p.tmp.cleanup()
 
     return service
-
-
-async def _every_until(fn: Callable[[], Awaitable[None]], what: str, pause: float = 1.0) -> None:
-    """Retry fn until it succeeds (registration must happen before anything else)."""
-    while True:
-        try:
-            await fn()
-            return
-        except (KubeError, CloudError, OSError, TimeoutError) as exc:
-            log.warning("%s failed, retrying", what, extra={"error": str(exc)})
-            await asyncio.sleep(pause)
 
 
 service = build_service()

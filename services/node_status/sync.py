@@ -7,6 +7,10 @@ on the super nodes are listed from the API, so a missed event costs latency, nev
 
 A conclusion that the instance is gone is drawn only from a describe that succeeded, and is
 checked twice (by id, then by name) before a running pod is failed with `InstanceLost`.
+
+Status never waits on the bus: a pod seen Running for the first time is queued for its
+`spillway.instance.running` announcement, which `announce_pending` (its own loop) publishes, so a
+NATS outage delays announcements, not pod status or finished deletions.
 """
 
 from __future__ import annotations
@@ -76,6 +80,8 @@ class PodSync:
         self.clock = clock
         self.on_running = on_running
         self.tracked: dict[str, Tracked] = {}
+        self.unannounced: dict[str, Instance] = {}
+        """uid → the instance seen Running, for pods whose running announcement is still owed."""
 
     # ---- hints --------------------------------------------------------------------------------
 
@@ -103,6 +109,7 @@ class PodSync:
 
     def forget(self, uid: str) -> None:
         self.tracked.pop(uid, None)
+        self.unannounced.pop(uid, None)
 
     async def resync(self) -> None:
         """Replace the tracked set by the pods the API has on our nodes (keeping what we learnt)."""
@@ -114,7 +121,7 @@ class PodSync:
                 seen.add(pod.metadata.uid)
                 self.observe(pod)
         for uid in [u for u in self.tracked if u not in seen]:
-            del self.tracked[uid]
+            self.forget(uid)
 
     # ---- one round ----------------------------------------------------------------------------
 
@@ -157,8 +164,19 @@ class PodSync:
         t.fingerprint = fp
         t.terminal = status["phase"] in TERMINAL
         if status["phase"] == "Running" and not t.announced_running and self.on_running is not None:
-            t.announced_running = True
-            await self.on_running(t, inst)
+            self.unannounced[t.pod.metadata.uid] = inst
+
+    async def announce_pending(self) -> None:
+        """Send the owed running announcements, oldest first; raises on the first that fails (the
+        rest wait for the next round: when one publish fails, the bus is down for all of them)."""
+        if self.on_running is None:
+            return
+        for uid, inst in list(self.unannounced.items()):
+            t = self.tracked.get(uid)
+            if t is not None and not t.announced_running:
+                await self.on_running(t, inst)
+                t.announced_running = True
+            self.unannounced.pop(uid, None)
 
     async def _finish_deletion(self, t: Tracked) -> None:
         """The instance is gone: remove the pod for good (grace 0, only this incarnation)."""

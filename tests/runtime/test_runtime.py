@@ -8,13 +8,15 @@ import aiohttp
 
 from spillway.bus import Bus
 from spillway.config import parse_config
+from spillway.loops import every
 from spillway.model import messages as m
 from spillway.natsserver import free_port
 from spillway.runtime import Context, Runtime, Service
 from tests.bus.samples import sample
+from tests.fixtures.clock import FakeClock
 
 
-async def status(session: aiohttp.ClientSession, url: str) -> int:
+async def status_of(session: aiohttp.ClientSession, url: str) -> int:
     async with session.get(url) as resp:
         return resp.status
 
@@ -36,6 +38,7 @@ async def test_service_handles_messages_and_drains_on_stop(nats_server: str, bus
     @service.background
     async def mark_running(ctx: Context) -> None:
         running.set()  # background tasks start once consumers are up
+        await asyncio.Event().wait()  # and run until shutdown
 
     @service.on(m.POD_BOUND)
     async def on_bound(event: m.PodEvent) -> None:
@@ -51,9 +54,9 @@ async def test_service_handles_messages_and_drains_on_stop(nats_server: str, bus
     async with aiohttp.ClientSession() as session:
         ready_url = f"http://127.0.0.1:{port}/readyz"
         await asyncio.wait_for(running.wait(), 10)
-        assert await status(session, ready_url) == 503  # the service said not ready
+        assert await status_of(session, ready_url) == 503  # the service said not ready
         service.set_ready(True)
-        assert await status(session, ready_url) == 200
+        assert await status_of(session, ready_url) == 200
         await bus.publish(sample(m.POD_BOUND))
         await asyncio.wait_for(in_handler.wait(), 10)
         runtime.stop()
@@ -64,16 +67,88 @@ async def test_service_handles_messages_and_drains_on_stop(nats_server: str, bus
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 
-async def test_crashing_background_task_exits_1(nats_server: str) -> None:
+async def health(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
+    async with session.get(url) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_crashing_background_task_is_restarted_and_fails_healthz_after_repeated_crashes(
+    nats_server: str, bus: Bus,
+) -> None:
     service = Service("crashy")
+    crashes = 0
 
     @service.background
     async def explode(ctx: Context) -> None:
+        nonlocal crashes
+        crashes += 1
         raise RuntimeError("lost the watch")
 
+    @service.on(m.POD_BOUND)
+    async def on_bound(event: m.PodEvent) -> None:
+        handled.set()
+
+    handled = asyncio.Event()
+    clock = FakeClock()
+    port = free_port()
     config = parse_config({"nats": {"url": nats_server}}, env={})
-    runtime = Runtime(service, config, health_port=0, health_host="127.0.0.1")
-    assert await asyncio.wait_for(runtime.serve(), 10) == 1
+    runtime = Runtime(service, config, health_port=port, health_host="127.0.0.1", clock=clock)
+    serving = asyncio.create_task(runtime.serve())
+    url = f"http://127.0.0.1:{port}/healthz"
+    async with aiohttp.ClientSession() as session:
+        for attempt in range(1, 5):
+            await clock.parked()
+            assert crashes == attempt and not serving.done()
+            assert await health(session, url) == (200, "ok\n")  # a few crashes: restarted, still healthy
+            clock.advance(120.0)
+        await clock.parked()
+        status, body = await health(session, url)
+        assert status == 503
+        assert body == ("task 'background:explode' is dead: raised RuntimeError: lost the watch; "
+                        "ended 5 times in a row\n")
+        await bus.publish(sample(m.POD_BOUND))
+        await asyncio.wait_for(handled.wait(), 10)  # the consumers kept working all along
+        runtime.stop()
+        assert await asyncio.wait_for(serving, 10) == 0
+
+
+async def test_a_stuck_periodic_loop_fails_healthz_naming_it(nats_server: str) -> None:
+    service = Service("stuck")
+    release, hanging = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def round_that_hangs_the_second_time() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            hanging.set()
+            await release.wait()
+
+    @service.background
+    async def sweep(ctx: Context) -> None:
+        await every("sweep", 10.0, round_that_hangs_the_second_time, clock=ctx.clock, liveness=ctx.liveness,
+                    stuck_after=60.0)
+
+    clock = FakeClock()
+    port = free_port()
+    config = parse_config({"nats": {"url": nats_server}}, env={})
+    runtime = Runtime(service, config, health_port=port, health_host="127.0.0.1", clock=clock)
+    serving = asyncio.create_task(runtime.serve())
+    url = f"http://127.0.0.1:{port}/healthz"
+    async with aiohttp.ClientSession() as session:
+        await clock.parked()
+        assert await health(session, url) == (200, "ok\n")
+        clock.advance(10.0)
+        await hanging.wait()  # the second round started and hangs
+        clock.advance(61.0)
+        status, body = await health(session, url)
+        assert (status, body) == (503, "loop 'sweep' is stuck: no heartbeat for 61s (deadline 60s)\n")
+        assert await status_of(session, f"http://127.0.0.1:{port}/readyz") == 200  # readiness is another question
+        release.set()
+        await clock.parked()
+        assert await health(session, url) == (200, "ok\n")
+        runtime.stop()
+        assert await asyncio.wait_for(serving, 10) == 0
 
 
 async def test_stop_while_nats_is_unreachable_exits_cleanly() -> None:

@@ -1,4 +1,8 @@
-"""The HTTP side of a service: /healthz (alive), /readyz (connected and ready), /metrics (Prometheus)."""
+"""The HTTP side of a service: /healthz (alive), /readyz (connected and ready), /metrics (Prometheus).
+
+/healthz is liveness: 503 with one line per dead or stuck supervised loop or task (`alive()`), so
+Kubernetes restarts the pod; /readyz is readiness: connected to NATS and the service says ready.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from spillway.telemetry import render_latest
 class HealthServer:
     """aiohttp on one or more ports; `ready` is asked on every /readyz."""
 
-    def __init__(self, ready: Callable[[], bool], ports: list[int], host: str = "0.0.0.0") -> None:
+    def __init__(self, ready: Callable[[], bool], ports: list[int], host: str = "0.0.0.0",
+                 problems: Callable[[], list[str]] = list) -> None:
         self.ready = ready
+        self.problems = problems
         self.ports = ports
         self.host = host
         self.bound_ports: list[int] = []
@@ -42,6 +48,9 @@ class HealthServer:
             self._runner = None
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        problems = self.problems()
+        if problems:
+            return web.Response(status=503, text="".join(f"{p}\n" for p in problems))
         return web.Response(text="ok\n")
 
     async def _readyz(self, request: web.Request) -> web.Response:

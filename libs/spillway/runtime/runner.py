@@ -1,15 +1,21 @@
 """Run one service: startup → run → shutdown, uvicorn style (signal handlers only set a flag).
 
 startup: telemetry, health server, NATS (retrying forever), stream/buckets, startup hooks,
-consumers, the DLQ advisory mover, background tasks. run: wait for SIGTERM/SIGINT (or a crashed
-background task). shutdown: stop fetching, drain in-flight handlers for up to `grace` seconds,
-cancel background tasks, shutdown hooks, close NATS, flush traces.
+consumers, the DLQ advisory mover, background tasks. run: wait for SIGTERM/SIGINT. shutdown: stop
+fetching, drain in-flight handlers for up to `grace` seconds, cancel background tasks, shutdown
+hooks, close NATS, flush traces.
+
+Background tasks never end the process: each runs under `spillway.loops.supervise` (restarted with
+backoff, logged, counted) and the runtime's `Liveness` (also `Context.liveness`, where the
+service's periodic loops register) feeds `/healthz`, which fails when one is dead or stuck. The
+process keeps serving its consumers meanwhile; restarting it is the kubelet's call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import io
 import logging
@@ -18,6 +24,7 @@ import sys
 
 from spillway.bus import AdvisoryMover, Bus, Consumer
 from spillway.config import Config
+from spillway.loops import SYSTEM_CLOCK, Clock, Liveness, supervise
 from spillway.runtime.health import HealthServer
 from spillway.runtime.service import Context, Service
 from spillway.telemetry import register_secret, setup_logging, setup_tracing, shutdown_tracing
@@ -31,7 +38,7 @@ class Runtime:
 
     def __init__(
         self, service: Service, config: Config, *, nats_url: str | None = None, health_port: int | None = None,
-        grace: float = 10.0, health_host: str = "0.0.0.0",
+        grace: float = 10.0, health_host: str = "0.0.0.0", clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.service = service
         self.config = config
@@ -39,7 +46,9 @@ class Runtime:
         ports = [config.telemetry.health_port if health_port is None else health_port]
         if config.telemetry.metrics_port and config.telemetry.metrics_port not in ports:
             ports.append(config.telemetry.metrics_port)
-        self.health = HealthServer(self.is_ready, ports, health_host)
+        self.clock = clock
+        self.liveness = Liveness(clock)
+        self.health = HealthServer(self.is_ready, ports, health_host, problems=self.liveness.problems)
         self.grace = grace
         self.bus: Bus | None = None
         self.consumers: list[Consumer] = []
@@ -91,7 +100,8 @@ class Runtime:
             return False
         self.bus = connecting.result()
         await self.bus.ensure()
-        ctx = Context(self.service.name, self.config, self.bus, logging.getLogger(f"spillway.{self.service.name}"))
+        ctx = Context(self.service.name, self.config, self.bus, logging.getLogger(f"spillway.{self.service.name}"),
+                      clock=self.clock, liveness=self.liveness)
         self.service.bind(ctx)
         for hook in self.service.startup_hooks:
             await hook(ctx)
@@ -102,8 +112,9 @@ class Runtime:
         self.mover = AdvisoryMover(self.bus, [c.name for c in self.consumers])
         await self.mover.start()
         for fn in self.service.background_tasks:
-            task = asyncio.create_task(fn(ctx), name=f"background:{fn.__name__}")
-            task.add_done_callback(self._background_done)
+            name = f"background:{fn.__name__}"
+            task = asyncio.create_task(
+                supervise(name, functools.partial(fn, ctx), clock=self.clock, liveness=self.liveness), name=name)
             self._tasks.append(task)
         self._started = True
         # Everything imported and built so far lives as long as the process: keep it out of
@@ -112,14 +123,6 @@ class Runtime:
         gc.set_threshold(*GC_THRESHOLDS)
         log.info("service started", extra={"nats": self.nats_url, "consumers": [c.name for c in self.consumers]})
         return not self._stop.is_set()
-
-    def _background_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            log.error("background task crashed", exc_info=exc, extra={"task": task.get_name()})
-            self.stop(1)
 
     async def _shutdown(self) -> None:
         self._started = False

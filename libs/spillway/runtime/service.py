@@ -15,23 +15,34 @@ return them unchanged):
     @service.background
     async def resync(ctx: Context) -> None: ...           # runs until shutdown (then cancelled)
 
+    @service.background
+    async def sweep(ctx: Context) -> None:                # periodic work: one supervised loop
+        await every("sweep", 30.0, do_sweep, clock=ctx.clock, liveness=ctx.liveness)
+
     @service.on_shutdown
     async def flush(ctx: Context) -> None: ...
 
 `service.set_ready(False)` makes /readyz answer 503 (e.g. while a cache is not synced yet).
+
+Background tasks are supervised (`spillway.loops.supervise`): one that returns or raises is logged,
+counted and restarted with backoff in-process, and after five ends in a row `/healthz` answers 503
+naming it, so Kubernetes restarts the pod (a kubelet's answer, not an exit: one bad round must not
+take the consumers down with it). Periodic work inside them uses `spillway.loops.every` with
+`ctx.clock` and `ctx.liveness`, so a loop that dies or hangs fails `/healthz` too.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from spillway.bus import Bus, Handlers
 from spillway.bus.handlers import Handler
 from spillway.bus.retry import RetryPolicy, default_retry
 from spillway.config import Config
+from spillway.loops import SYSTEM_CLOCK, Clock, Liveness
 from spillway.model import messages as m
 
 Hook = Callable[["Context"], Coroutine[Any, Any, None]]
@@ -41,12 +52,15 @@ H = TypeVar("H", bound=Handler)
 
 @dataclass(frozen=True)
 class Context:
-    """What a running service gets: its name, the validated config, the bus and a logger."""
+    """What a running service gets: its name, the validated config, the bus, a logger, the clock its
+    loops run on and the liveness registry `/healthz` reads."""
 
     service: str
     config: Config
     bus: Bus
     log: logging.Logger
+    clock: Clock = SYSTEM_CLOCK
+    liveness: Liveness = field(default_factory=Liveness)
 
 
 class Service:
@@ -79,7 +93,8 @@ class Service:
         return fn
 
     def background(self, fn: F) -> F:
-        """A long-running task started after the consumers; if it raises, the service exits 1."""
+        """A long-running task started after the consumers, supervised: restarted with backoff if it
+        returns or raises, and reported on `/healthz` after repeated ends (see the module doc)."""
         self.background_tasks.append(fn)
         return fn
 

@@ -16,6 +16,9 @@ BUS_HANDLED = Counter("spillway_bus_handled_total", "Messages handled, by outcom
 BUS_HANDLER_SECONDS = Histogram("spillway_bus_handler_seconds", "Handler duration", ["consumer"])
 BUS_DEAD_LETTERS = Counter("spillway_bus_dead_letters_total", "Messages sent to the DLQ", ["consumer", "why"])
 SERVICE_READY = Gauge("spillway_service_ready", "1 when the service reports ready", ["service"])
+LOOP_FAILURES = Counter("spillway_loop_failures_total", "Failed rounds of a supervised periodic loop", ["loop"])
+TASK_RESTARTS = Counter("spillway_task_restarts_total", "Restarts of a supervised task that returned or raised",
+                        ["task"])
 
 
 def render_latest() -> tuple[bytes, str]:

@@ -3,13 +3,19 @@ sight), only with a fresh view of the live pods."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
-from services.cloud_provisioner.gc import OrphanCollector
+import pytest
+from prometheus_client import REGISTRY
+
+from services.cloud_provisioner.gc import GC_LOOP, OrphanCollector
 from spillway.cloud import CreateRequest, TkeProvider, instance_name
+from spillway.emulator.faults import ErrorRule
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
+from spillway.loops import Liveness
 from spillway.sandbox import Sandbox
+from tests.fixtures.clock import FakeClock
 from tests.fixtures.cloud import MutableClock
 from tests.services.cloud_provisioner.harness import CLUSTER_ID, NODE_A, create_and_bind, pod_body
 
@@ -55,3 +61,35 @@ async def test_gc_waits_for_its_own_first_sighting_and_skips_a_round_without_a_v
     with pytest.raises(Exception):  # noqa: B017 - any failure of the list must abort the round
         await gc.run_once()
     assert old in emulator.state.records
+
+
+async def test_gc_loop_survives_failed_rounds_and_collects_once_the_cloud_answers(
+    kube: KubeClient, emulator: Emulator, emulator_clock: MutableClock, cloud_client: TkeProvider,
+) -> None:
+    orphan = await cloud_client.create(CreateRequest(instance_name(CLUSTER_ID, "orphan-gc-loop"), PARAMS))
+    emulator_clock.advance(3600)
+    gc = OrphanCollector(client=kube, provider=cloud_client, cluster_id=CLUSTER_ID, nodes=[NODE_A], grace=120,
+                         interval=60, clock=emulator_clock)
+    loop_clock = FakeClock()
+    liveness = Liveness(loop_clock)
+    failed_before = REGISTRY.get_sample_value("spillway_loop_failures_total", {"loop": GC_LOOP}) or 0.0
+    emulator.faults.errors = [ErrorRule(code="InternalError", rate=1.0, action="DescribeEKSContainerInstances")]
+    task = asyncio.create_task(gc.run(lambda: True, clock=loop_clock, liveness=liveness))
+    try:
+        await loop_clock.parked()  # the first round failed: counted, backed off, still looping
+        failed = REGISTRY.get_sample_value("spillway_loop_failures_total", {"loop": GC_LOOP}) or 0.0
+        assert failed - failed_before == 1 and not task.done()
+        assert liveness.names() == [GC_LOOP] and liveness.problems() == []
+        emulator.faults.errors = []
+        loop_clock.advance(loop_clock.slept[-1])
+        await loop_clock.parked()  # first sighting of the orphan
+        assert orphan in emulator.state.records and loop_clock.slept[-1] == 60
+        emulator_clock.advance(121)
+        loop_clock.advance(60)
+        await loop_clock.parked()
+        assert orphan not in emulator.state.records
+    finally:
+        task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert liveness.names() == []

@@ -1,0 +1,19 @@
+"""Supervised loops and tasks, the clock they run on, and their liveness.
+
+- `every(name, interval, fn, clock=, liveness=)`: a periodic loop that logs, counts and backs off on
+  failure and never dies of one; `until_ok(...)`: the same until the first success.
+- `supervise(name, fn, clock=, liveness=)`: a long-running task restarted with backoff when it ends.
+- `Liveness`: their heartbeats; `problems()` is what `/healthz` reports (dead or stuck, and why).
+- `Clock` / `SYSTEM_CLOCK`: time and sleep behind one seam, so tests drive time by hand.
+
+In a service, pass `clock` and `ctx.liveness` (the runtime's registry, read by `/healthz`).
+"""
+
+from spillway.loops.backoff import backoff_delay
+from spillway.loops.clock import SYSTEM_CLOCK, Clock, SystemClock
+from spillway.loops.liveness import Heartbeat, Liveness
+from spillway.loops.periodic import every, until_ok
+from spillway.loops.tasks import supervise
+
+__all__ = ["SYSTEM_CLOCK", "Clock", "Heartbeat", "Liveness", "SystemClock", "backoff_delay", "every", "supervise",
+           "until_ok"]
