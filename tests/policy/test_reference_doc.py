@@ -59,3 +59,29 @@ def test_every_key_constant_is_documented(name: str) -> None:
 def test_switch_table_has_nine_rows() -> None:
     rows = [line for line in section("Switches").splitlines() if re.match(r"^\| (`true`|`false`|unset) \|", line)]
     assert len(rows) == 9
+
+
+def test_volume_section_tells_which_volumes_run_in_the_cloud() -> None:
+    """Every source the translation drops is listed as dropped, every one it refuses as refused."""
+    from spillway.translate import DROPPED_VOLUME_SOURCES, REFUSED_VOLUME_SOURCES
+
+    text = section("Volumes on super nodes")
+    bullets = {m.group(1): m.group(2) for m in re.finditer(r"^- \*\*(\w+)[^*]*\*\*(.*?)(?=^- |\Z)", text, re.S | re.M)}
+    assert set(bullets) == {"Mounted", "Dropped", "Refused"}
+    listed = {kind: set(re.findall(r"`([A-Za-z]+)`", body)) for kind, body in bullets.items()}
+    assert set(DROPPED_VOLUME_SOURCES) <= listed["Dropped"]
+    assert set(REFUSED_VOLUME_SOURCES) <= listed["Refused"]
+    assert not (listed["Mounted"] | listed["Dropped"]) & set(REFUSED_VOLUME_SOURCES)
+    assert not listed["Mounted"] & set(DROPPED_VOLUME_SOURCES)
+
+
+def test_rule_rows_and_reason_codes_agree() -> None:
+    """A code a rule row names is a documented reason code, and the row of every rule whose
+    codes come from the translation names the translation's codes."""
+    from spillway.policy.rules import REGISTRY
+    from spillway.translate import REFUSAL_REASONS
+
+    documented = first_column_codes("Reason codes")
+    for rule in REGISTRY.values():
+        assert set(rule.reasons) <= documented, rule.name
+    assert set(REFUSAL_REASONS) <= set(REGISTRY["cloud-instance"].reasons)

@@ -6,12 +6,17 @@ from typing import Any
 
 import pytest
 
-from spillway.model.kube import Pod
+from spillway.model.kube import Pod, from_builtins
+from spillway.policy.decision import Outcome, Trigger
+from spillway.policy.engine import PlacementInput, decide
+from spillway.policy.nodes import SuperNodeState
 from spillway.policy.options import PolicyOptions
 from spillway.policy.rules import (
     REGISTRY,
+    cloud_instance,
     daemonset,
     evaluate_rules,
+    first_failure,
     fixed_ip,
     namespace,
     ports,
@@ -24,7 +29,8 @@ from spillway.policy.rules import (
 from spillway.policy.rules import affinity as affinity_rule
 from spillway.policy.rules.base import RuleContext
 from spillway.policy.status import Code, RuleResult
-from tests.policy.builders import container, pod, pv, pvc, super_node
+from spillway.policy.workload import WorkloadKey
+from tests.policy.builders import container, pod, pod_dict, pv, pvc, super_node
 
 CTX = RuleContext()
 A = Code.ALLOWED
@@ -137,6 +143,21 @@ def test_sysctl_message() -> None:
             "container-ports", NEVER, "ReservedContainerPort",
             "ports in the range 61000-65534 reserved on super nodes: init container 'init' containerPort 62000"),
             id="init container port"),
+        pytest.param({"containers": [container(lifecycle={"postStart": {"httpGet": {"port": 64000}}})]}, RuleResult(
+            "container-ports", NEVER, "ReservedContainerPort",
+            "ports in the range 61000-65534 reserved on super nodes: container 'app' postStart hook port 64000"),
+            id="postStart httpGet hook on a reserved port"),
+        pytest.param({"containers": [container(ports=[{"name": "drain", "containerPort": 8081}],
+                                               lifecycle={"preStop": {"tcpSocket": {"port": "61500"}}})]}, RuleResult(
+            "container-ports", NEVER, "ReservedContainerPort",
+            "ports in the range 61000-65534 reserved on super nodes: container 'app' preStop hook port 61500"),
+            id="preStop tcpSocket hook, port as a digit string"),
+        pytest.param({"containers": [container(ports=[{"name": "drain", "containerPort": 8081}], lifecycle={
+            "preStop": {"httpGet": {"port": "drain"}}, "postStart": {"exec": {"command": ["true"]}}})]},
+            ok("container-ports"), id="hooks on ordinary ports"),
+        pytest.param({"containers": [container(lifecycle={"preStop": {"httpGet": {"port": "nope"}},
+                                                          "postStart": {"sleep": {"seconds": 1}}})]},
+                     ok("container-ports"), id="hook on an unresolvable name"),
     ],
 )
 def test_container_ports(spec: dict[str, Any], expected: RuleResult) -> None:
@@ -166,6 +187,8 @@ def probed(kind: str, probe: dict[str, Any], declared: list[dict[str, Any]] | No
         pytest.param(probed("livenessProbe", {"httpGet": {"port": "web"}}, [{"name": "web", "containerPort": 8080}]),
                      None, id="named port resolved ok"),
         pytest.param(probed("livenessProbe", {"tcpSocket": {"port": "nope"}}), None, id="unresolvable name passes"),
+        pytest.param(probed("livenessProbe", {"tcpSocket": {"port": "\u00b2"}}), None,
+                     id="a non-ASCII digit is a name, not a number"),
         pytest.param(probed("livenessProbe", {"exec": {"command": ["true"]}}), None, id="exec probe"),
         pytest.param(probed("readinessProbe", {"httpGet": {"port": 64000}}, init=True),
                      "init container 'app' readiness probe port 64000", id="init container probe"),
@@ -208,59 +231,128 @@ def claim(name: str) -> dict[str, Any]:
     return {"name": "data", "persistentVolumeClaim": {"claimName": name}}
 
 
+def judged(subject: Pod) -> RuleResult:
+    """The volume-relevant verdict: the first failure of `volumes` or `cloud-instance`, else allowed."""
+    results = [volumes.check(subject, VOLUME_CTX), cloud_instance.check(subject, VOLUME_CTX)]
+    return next((r for r in results if not r.allowed), RuleResult("volumes", A))
+
+
+CANNOT = "a cloud instance cannot run the pod as written: "
+
+
 @pytest.mark.parametrize(
-    ("volume", "code", "reason", "detail"),
+    ("volume", "expected"),
     [
-        pytest.param({"name": "data", "emptyDir": {}}, A, "", None, id="emptyDir"),
-        pytest.param({"name": "data", "secret": {"secretName": "s"}}, A, "", None, id="secret"),
-        pytest.param({"name": "data", "configMap": {"name": "c"}}, A, "", None, id="configMap"),
-        pytest.param({"name": "data", "projected": {"sources": []}}, A, "", None, id="projected"),
-        pytest.param({"name": "data", "downwardAPI": {"items": []}}, A, "", None, id="downwardAPI"),
-        pytest.param({"name": "data", "nfs": {"server": "s", "path": "/"}}, A, "", None, id="inline nfs"),
-        pytest.param({"name": "data", "hostPath": {"path": "/x"}}, A, "", None, id="inline hostPath"),
-        pytest.param({"name": "data", "cephfs": {"monitors": ["m"]}}, A, "", None, id="inline cephfs"),
-        pytest.param(claim("nfs-claim"), A, "", None, id="pvc nfs"),
-        pytest.param(claim("cbs-claim"), A, "", None, id="pvc qcloudCbs"),
-        pytest.param(claim("csi-cbs-claim"), A, "", None, id="pvc cbs csi"),
-        pytest.param(claim("cephfs-claim"), A, "", None, id="pvc cephfs"),
-        pytest.param(claim("hostpath-claim"), A, "", None, id="pvc hostPath"),
-        pytest.param(claim("ebs-claim"), NEVER, "UnsupportedVolume",
-                     "volume 'data': PVC 'ebs-claim' -> PV 'pv-other-csi': CSI driver 'ebs.csi.aws.com'",
-                     id="pvc other csi"),
-        pytest.param(claim("local-claim"), NEVER, "UnsupportedVolume",
-                     "volume 'data': PVC 'local-claim' -> PV 'pv-local': unsupported source", id="pvc local pv"),
-        pytest.param(claim("pending-claim"), Code.REFUSED, "PVCNotBound",
-                     "volume 'data': PVC 'pending-claim' is not bound to a PV yet", id="unbound pvc"),
-        pytest.param(claim("lost-claim"), Code.REFUSED, "PVNotFound", "volume 'data': PV 'pv-gone' not found",
-                     id="missing pv"),
-        pytest.param(claim("nobody"), Code.REFUSED, "PVCNotFound", "volume 'data': PVC 'nobody' not found",
-                     id="missing pvc"),
-        pytest.param({"name": "data", "iscsi": {"targetPortal": "t"}}, NEVER, "UnsupportedVolume",
-                     "volume 'data': iscsi", id="inline iscsi"),
-        pytest.param({"name": "data", "rbd": {"monitors": ["m"]}}, NEVER, "UnsupportedVolume", "volume 'data': rbd",
-                     id="inline rbd"),
-        pytest.param({"name": "data", "awsElasticBlockStore": {"volumeID": "v"}}, NEVER, "UnsupportedVolume",
-                     "volume 'data': awsElasticBlockStore", id="inline ebs"),
-        pytest.param({"name": "data", "csi": {"driver": "secrets-store.csi.k8s.io"}}, NEVER, "UnsupportedVolume",
-                     "volume 'data': inline CSI driver 'secrets-store.csi.k8s.io'", id="inline other csi"),
-        pytest.param({"name": "data", "csi": {"driver": "com.tencent.cloud.csi.cbs"}}, A, "", None,
-                     id="inline cbs csi"),
-        pytest.param({"name": "data", "gcePersistentDisk": {"pdName": "d"}}, NEVER, "UnsupportedVolume",
-                     "volume 'data': unsupported volume source", id="unmodelled source"),
+        pytest.param({"name": "data", "emptyDir": {}}, None, id="emptyDir dropped with a warning"),
+        pytest.param({"name": "data", "secret": {"secretName": "s"}}, None, id="secret"),
+        pytest.param({"name": "data", "configMap": {"name": "c"}}, None, id="configMap"),
+        pytest.param({"name": "data", "projected": {"sources": []}}, None, id="projected"),
+        pytest.param({"name": "data", "downwardAPI": {"items": []}}, None, id="downwardAPI"),
+        pytest.param({"name": "data", "nfs": {"server": "s", "path": "/"}}, None, id="inline nfs"),
+        pytest.param({"name": "data", "hostPath": {"path": "/x"}}, None, id="inline hostPath"),
+        pytest.param(claim("nfs-claim"), None, id="pvc nfs"),
+        pytest.param(claim("cbs-claim"), None, id="pvc qcloudCbs"),
+        pytest.param(claim("csi-cbs-claim"), None, id="pvc cbs csi"),
+        pytest.param(claim("hostpath-claim"), None, id="pvc hostPath"),
+        # what used to pass the policy and was then refused by the translation: the same answer now
+        pytest.param({"name": "data", "cephfs": {"monitors": ["m"]}}, RuleResult(
+            "cloud-instance", NEVER, "UnsupportedVolume", CANNOT + "volume data: cephfs volumes are not supported "
+            "by the API"), id="inline cephfs"),
+        pytest.param(claim("cephfs-claim"), RuleResult(
+            "cloud-instance", NEVER, "UnsupportedVolume", CANNOT + "volume data: claim 'cephfs-claim' is bound to a "
+            "volume that is neither nfs nor CBS"), id="pvc cephfs"),
+        pytest.param({"name": "data", "csi": {"driver": "com.tencent.cloud.csi.cbs"}}, RuleResult(
+            "cloud-instance", NEVER, "UnsupportedVolume", CANNOT + "volume data: csi volumes are not supported by "
+            "the API"), id="inline cbs csi"),
+        pytest.param({"name": "data", "csi": {"driver": "secrets-store.csi.k8s.io"}}, "UnsupportedVolume",
+                     id="inline other csi"),
+        pytest.param(claim("ebs-claim"), "UnsupportedVolume", id="pvc other csi"),
+        pytest.param(claim("local-claim"), "UnsupportedVolume", id="pvc local pv"),
+        pytest.param({"name": "data", "iscsi": {"targetPortal": "t"}}, "UnsupportedVolume", id="inline iscsi"),
+        pytest.param({"name": "data", "rbd": {"monitors": ["m"]}}, "UnsupportedVolume", id="inline rbd"),
+        pytest.param({"name": "data", "awsElasticBlockStore": {"volumeID": "v"}}, "UnsupportedVolume",
+                     id="inline ebs"),
+        pytest.param({"name": "data", "gcePersistentDisk": {"pdName": "d"}}, RuleResult(
+            "cloud-instance", NEVER, "UnsupportedVolume", CANNOT + "volume data: unknown volume source"),
+            id="unmodelled source"),
+        pytest.param({"name": "data", "nfs": {"server": "", "path": "/"}}, "InvalidPodSpec", id="nfs without server"),
+        pytest.param(claim("pending-claim"), RuleResult(
+            "volumes", Code.REFUSED, "PVCNotBound",
+            "volume claims not resolved yet: volume 'data': PVC 'pending-claim' is not bound to a PV yet"),
+            id="unbound pvc"),
+        pytest.param(claim("lost-claim"), RuleResult(
+            "volumes", Code.REFUSED, "PVNotFound", "volume claims not resolved yet: volume 'data': PV 'pv-gone' not "
+            "found"), id="missing pv"),
+        pytest.param(claim("nobody"), RuleResult(
+            "volumes", Code.REFUSED, "PVCNotFound", "volume claims not resolved yet: volume 'data': PVC 'nobody' not "
+            "found"), id="missing pvc"),
     ],
 )
-def test_volumes(volume: dict[str, Any], code: Code, reason: str, detail: str | None) -> None:
-    result = volumes.check(pod(spec={"volumes": [volume]}), VOLUME_CTX)
-    message = "" if detail is None else f"volumes super nodes cannot mount: {detail}"
-    assert result == RuleResult("volumes", code, reason, message)
+def test_volumes(volume: dict[str, Any], expected: RuleResult | str | None) -> None:
+    result = judged(pod(spec={"volumes": [volume]}))
+    if expected is None:
+        assert result == RuleResult("volumes", A)
+    elif isinstance(expected, str):
+        assert (result.name, result.code, result.reason) == ("cloud-instance", NEVER, expected)
+    else:
+        assert result == expected
 
 
-def test_volumes_unsupported_outranks_pending_and_lists_all() -> None:
-    subject = pod(spec={"volumes": [claim("pending-claim"), {"name": "blk", "rbd": {"monitors": ["m"]}}]})
-    assert volumes.check(subject, VOLUME_CTX) == RuleResult(
-        "volumes", NEVER, "UnsupportedVolume",
-        "volumes super nodes cannot mount: volume 'data': PVC 'pending-claim' is not bound to a PV yet; "
-        "volume 'blk': rbd")
+def test_unsupported_volume_outranks_a_pending_claim_and_all_are_listed() -> None:
+    subject = pod(spec={"volumes": [claim("pending-claim"), {"name": "blk", "rbd": {"monitors": ["m"]}},
+                                    {"name": "fs", "cephfs": {"monitors": ["m"]}}]})
+    results = evaluate_rules(subject, VOLUME_CTX)
+    failed = [r for r in results if not r.allowed]
+    assert failed == [
+        RuleResult("cloud-instance", NEVER, "UnsupportedVolume",
+                   CANNOT + "volume blk: rbd volumes are not supported by the API; volume fs: cephfs volumes are "
+                   "not supported by the API"),
+        RuleResult("volumes", Code.REFUSED, "PVCNotBound",
+                   "volume claims not resolved yet: volume 'data': PVC 'pending-claim' is not bound to a PV yet"),
+    ]
+    assert first_failure(results) == failed[0]
+
+
+# ---- what a cloud instance cannot run (the translation's own answer) ---------------------------
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param({"containers": [container(livenessProbe={"httpGet": {"port": "web"}})]}, RuleResult(
+            "cloud-instance", NEVER, "InvalidProbe",
+            CANNOT + "container app: liveness probe: named port 'web' is not declared by the container"),
+            id="probe on an undeclared named port"),
+        pytest.param({"containers": [container(ports=[{"name": "web", "containerPort": 8080}],
+                                               readinessProbe={"tcpSocket": {"port": "web"}})]}, None,
+                     id="probe on a declared named port"),
+        pytest.param({"containers": [container(startupProbe={"httpGet": {"port": "web"}})]}, None,
+                     id="startup probes are dropped, not refused"),
+        pytest.param({"containers": [container(livenessProbe={"httpGet": {"port": 80, "scheme": "FTP"}})]},
+                     "InvalidProbe", id="probe scheme"),
+        pytest.param({"containers": [container(livenessProbe={"tcpSocket": {"port": "9" * 5000}})]}, RuleResult(
+            "cloud-instance", NEVER, "InvalidProbe", CANNOT + "container app: liveness probe: port 65536 is out of "
+            "range"), id="a port of 5000 digits is out of range, not parsed"),
+        pytest.param({"containers": [container(env=[{"name": "X", "valueFrom": {"fieldRef": {
+            "fieldPath": "spec.hostname"}}}])]}, RuleResult(
+            "cloud-instance", NEVER, "InvalidPodSpec",
+            CANNOT + "container app: env X: unsupported fieldRef 'spec.hostname'"), id="unsupported fieldRef"),
+        pytest.param({"containers": [container(volumeMounts=[{"name": "ghost", "mountPath": "/g"}])]},
+                     "InvalidPodSpec", id="mount of an undeclared volume"),
+        pytest.param({"containers": [container(), container()]}, "InvalidPodSpec", id="repeated container name"),
+        pytest.param({"containers": [container(env=[{"name": f"V{i}", "valueFrom": {}} for i in range(7)])]},
+                     RuleResult("cloud-instance", NEVER, "InvalidPodSpec", CANNOT + "; ".join(
+                         f"container app: env V{i}: valueFrom has no source" for i in range(5)) + "; and 2 more"),
+                     id="message lists five"),
+    ],
+)
+def test_cloud_instance(spec: dict[str, Any], expected: RuleResult | str | None) -> None:
+    result = cloud_instance.check(pod(spec=spec), CTX)
+    if expected is None:
+        assert result == ok("cloud-instance")
+    elif isinstance(expected, str):
+        assert (result.code, result.reason) == (NEVER, expected)
+    else:
+        assert result == expected
 
 
 # ---- size ------------------------------------------------------------------------------------
@@ -359,3 +451,31 @@ def test_every_rule_declares_its_reason_codes() -> None:
     for name, rule in REGISTRY.items():
         assert rule.name == name and rule.reason[0].isupper() and rule.reason.isalnum()
     assert {"DaemonsetForbidden", "PVCNotBound", "PVNotFound", "InvalidResourceQuantity"} <= rule_reason_codes()
+
+
+# ---- the whole decision for a pod the translation would refuse ----------------------------------
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        pytest.param({"volumes": [{"name": "fs", "cephfs": {"monitors": ["m"]}}]}, "UnsupportedVolume", id="cephfs"),
+        pytest.param({"volumes": [{"name": "s", "csi": {"driver": "com.tencent.cloud.csi.cbs"}}]},
+                     "UnsupportedVolume", id="inline csi"),
+        pytest.param({"volumes": [claim("cephfs-claim")]}, "UnsupportedVolume", id="claim bound to cephfs"),
+        pytest.param({"containers": [container(livenessProbe={"tcpSocket": {"port": "metrics"}})]}, "InvalidProbe",
+                     id="probe on an undeclared named port"),
+    ],
+)
+@pytest.mark.parametrize("trigger", ["gated", "unschedulable"])
+def test_a_pod_the_cloud_cannot_run_never_goes_there(spec: dict[str, Any], reason: str, trigger: str) -> None:
+    gated = trigger == "gated"
+    inputs = PlacementInput(
+        pod=from_builtins(pod_dict("web-1", annotations={"LOCAL_REPLICAS": "0"}, gated=gated, spec=spec), Pod),
+        workload=WorkloadKey("Deployment", "default", "web"), trigger=Trigger(trigger), global_switch="true",
+        options=PolicyOptions(), local_count=0, super_nodes=(SuperNodeState(super_node("eklet-a"), 0),), now=1.0,
+        pvc_lookup=VOLUME_CTX.pvc_lookup, pv_lookup=VOLUME_CTX.pv_lookup,
+    )
+    decision = decide(inputs)
+    assert decision.outcome is (Outcome.LOCAL if gated else Outcome.STAY_PENDING)
+    assert decision.node is None and decision.reason == reason
+    assert (decision.event.type, decision.event.reason) == ("Warning", reason)

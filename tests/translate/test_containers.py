@@ -78,6 +78,13 @@ def test_container_fields(fields: dict[str, Any], expected: dict[str, Any]) -> N
                      "expressible by the API; dropped", id="startup probe"),
         pytest.param({"securityContext": {"privileged": True, "runAsUser": 0}}, "container app: securityContext "
                      "privileged, runAsUser not expressible; ignored", id="security context"),
+        pytest.param({"lifecycle": {"postStart": {"exec": {"command": ["warm-up"]}},
+                                    "preStop": {"httpGet": {"path": "/drain", "port": 8080}}}},
+                     "container app: lifecycle postStart and preStop hooks are not expressible by the API; dropped",
+                     id="lifecycle hooks"),
+        pytest.param({"lifecycle": {"preStop": {"sleep": {"seconds": 5}}}},
+                     "container app: lifecycle preStop hooks are not expressible by the API; dropped",
+                     id="preStop sleep"),
     ],
 )
 def test_inexpressible_container_fields_warn(fields: dict[str, Any], warning: str) -> None:

@@ -69,10 +69,24 @@ def test_whole_request() -> None:
         pytest.param({"hostNetwork": True}, "hostNetwork is not expressible", id="hostNetwork"),
         pytest.param({"securityContext": {"runAsUser": 1000, "fsGroup": 2000}},
                      "pod securityContext runAsUser, fsGroup not expressible; ignored", id="pod securityContext"),
+        pytest.param({"hostAliases": [{"ip": "10.0.0.7", "hostnames": ["db.local", "cache.local"]}]},
+                     "hostAliases are not expressible; /etc/hosts will not resolve cache.local, db.local",
+                     id="hostAliases"),
+        pytest.param({"hostAliases": [{"ip": "10.0.0.7", "hostnames": [f"h{i:02}" for i in range(8)]}]},
+                     "hostAliases are not expressible; /etc/hosts will not resolve h00, h01, h02, h03, h04 and 3 more",
+                     id="many hostAliases"),
+        pytest.param({"shareProcessNamespace": True},
+                     "shareProcessNamespace is not expressible; each container sees only its own processes",
+                     id="shareProcessNamespace"),
     ],
 )
 def test_pod_level_warnings(spec: dict[str, Any], warning: str) -> None:
     assert any(w.startswith(warning) for w in translate_pod(pod(**spec), ctx()).warnings)
+
+
+def test_nothing_is_dropped_silently_on_an_ordinary_pod() -> None:
+    result = translate_pod(pod(shareProcessNamespace=False, hostAliases=[]), ctx())
+    assert result.warnings == ()
 
 
 def test_missing_apiserver_is_reported() -> None:

@@ -163,6 +163,24 @@ class Probe(_K8s, frozen=True):
     failure_threshold: int | None = None
 
 
+class SleepAction(_K8s, frozen=True):
+    seconds: int = 0
+
+
+class LifecycleHandler(_K8s, frozen=True):
+    """A postStart / preStop hook: exactly one of its actions is set."""
+
+    exec: ExecAction | None = None
+    http_get: HTTPGetAction | None = None
+    tcp_socket: TCPSocketAction | None = None
+    sleep: SleepAction | None = None
+
+
+class Lifecycle(_K8s, frozen=True):
+    post_start: LifecycleHandler | None = None
+    pre_stop: LifecycleHandler | None = None
+
+
 class ResourceRequirements(_K8s, frozen=True):
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
@@ -198,6 +216,7 @@ class Container(_K8s, frozen=True):
     security_context: SecurityContext | None = None
     image_pull_policy: str | None = None
     restart_policy: str | None = None  # sidecar init containers ("Always")
+    lifecycle: Lifecycle | None = None
 
 
 class Sysctl(_K8s, frozen=True):
@@ -320,6 +339,11 @@ class PodDNSConfig(_K8s, frozen=True):
     options: list[PodDNSConfigOption] = []
 
 
+class HostAlias(_K8s, frozen=True):
+    ip: str = ""
+    hostnames: list[str] = []
+
+
 class PodSpec(_K8s, frozen=True):
     containers: list[Container] = []
     init_containers: list[Container] = []
@@ -339,6 +363,8 @@ class PodSpec(_K8s, frozen=True):
     dns_policy: str | None = None
     dns_config: PodDNSConfig | None = None
     priority: int | None = None
+    host_aliases: list[HostAlias] = []
+    share_process_namespace: bool | None = None
 
 
 # ---- pod status ---------------------------------------------------------------------------

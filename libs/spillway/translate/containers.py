@@ -5,7 +5,9 @@ Everything the API's Container can hold is filled: image, command → Commands, 
 volumes that map, liveness/readiness probes and capabilities. Per-container Cpu/Memory are
 left out: in the API they are hard caps (not requests) and optional, so containers share the
 instance, which is itself sized from the pod's requests. What cannot be expressed — startup
-probes, privileged, runAsUser, runAsNonRoot, readOnlyRootFilesystem — is reported. The API has
+probes, lifecycle hooks (postStart, preStop), privileged, runAsUser, runAsNonRoot,
+readOnlyRootFilesystem — is reported. What no instance could run as written is refused
+(`container_refusals`, which the placement policy asks too). The API has
 no port field; ports only matter for resolving named probe ports.
 """
 
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from spillway.model.kube import Container, Pod
-from spillway.translate.env import EnvSources, expand, resolve_env
+from spillway.translate.env import EnvSources, env_refusals, expand, resolve_env
 from spillway.translate.errors import InvalidPod
-from spillway.translate.probes import translate_probe
+from spillway.translate.probes import probe_refusal, translate_probe, translated_probes
+from spillway.translate.refusal import REASON_INVALID_POD_SPEC, CloudRefusal
 from spillway.translate.volumes import VolumePlan
 
 _UNEXPRESSED_SECURITY = (
@@ -37,13 +40,34 @@ class TranslatedContainer:
     sensitive_args: bool
 
 
+def container_refusals(pod: Pod, container: Container) -> list[CloudRefusal]:
+    """What in this container no instance can run as written (see `translate_container`)."""
+    if not container.name:
+        return [CloudRefusal(REASON_INVALID_POD_SPEC, "a container has no name")]
+    out: list[CloudRefusal] = []
+    if not container.image:
+        out.append(CloudRefusal(REASON_INVALID_POD_SPEC, f"container {container.name}: no image"))
+    declared = {volume.name for volume in pod.spec.volumes}
+    for mount in container.volume_mounts:
+        if mount.name not in declared:
+            out.append(CloudRefusal(
+                REASON_INVALID_POD_SPEC, f"container {container.name}: mount of undeclared volume {mount.name!r}"))
+        elif not mount.mount_path:
+            out.append(CloudRefusal(
+                REASON_INVALID_POD_SPEC, f"container {container.name}: mount of {mount.name!r} has no mountPath"))
+    out.extend(env_refusals(pod, container))
+    for _, kind, probe in translated_probes(container):
+        refusal = probe_refusal(container, probe, kind)
+        if refusal is not None:
+            out.append(refusal)
+    return out
+
+
 def translate_container(
     pod: Pod, container: Container, src: EnvSources, volumes: VolumePlan, warnings: list[str]
 ) -> TranslatedContainer:
-    if not container.name:
-        raise InvalidPod("a container has no name")
-    if not container.image:
-        raise InvalidPod(f"container {container.name}: no image")
+    for refusal in container_refusals(pod, container):
+        raise refusal.error()
     env = resolve_env(pod, container, src, warnings)
     lookup = env.as_mapping()
     used: set[str] = set()
@@ -59,15 +83,17 @@ def translate_container(
     mounts = _mounts(container, volumes)
     if mounts:
         body["VolumeMounts"] = mounts
-    for key, kind, probe in (
-        ("LivenessProbe", "liveness", container.liveness_probe),
-        ("ReadinessProbe", "readiness", container.readiness_probe),
-    ):
+    for key, kind, probe in translated_probes(container):
         translated = translate_probe(container, probe, kind, warnings)
         if translated is not None:
             body[key] = translated
     if container.startup_probe is not None:
         warnings.append(f"container {container.name}: startup probes are not expressible by the API; dropped")
+    hooks = _lifecycle_hooks(container)
+    if hooks:
+        warnings.append(
+            f"container {container.name}: lifecycle {' and '.join(hooks)} hooks are not expressible by the API; dropped"
+        )
     security = _security_context(container, warnings)
     if security is not None:
         body["SecurityContext"] = security
@@ -79,10 +105,8 @@ def _mounts(container: Container, volumes: VolumePlan) -> list[dict[str, Any]]:
     for mount in container.volume_mounts:
         if mount.name in volumes.dropped:
             continue
-        if mount.name not in volumes.mountable:
+        if mount.name not in volumes.mountable:  # container_refusals refused it already
             raise InvalidPod(f"container {container.name}: mount of undeclared volume {mount.name!r}")
-        if not mount.mount_path:
-            raise InvalidPod(f"container {container.name}: mount of {mount.name!r} has no mountPath")
         item: dict[str, Any] = {"Name": mount.name, "MountPath": mount.mount_path}
         if mount.read_only or mount.name in volumes.read_only:
             item["ReadOnly"] = True
@@ -94,6 +118,13 @@ def _mounts(container: Container, volumes: VolumePlan) -> list[dict[str, Any]]:
             item["MountPropagation"] = mount.mount_propagation
         out.append(item)
     return out
+
+
+def _lifecycle_hooks(container: Container) -> list[str]:
+    lifecycle = container.lifecycle
+    if lifecycle is None:
+        return []
+    return [name for name, hook in (("postStart", lifecycle.post_start), ("preStop", lifecycle.pre_stop)) if hook]
 
 
 def _security_context(container: Container, warnings: list[str]) -> dict[str, Any] | None:

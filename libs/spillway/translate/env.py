@@ -21,7 +21,8 @@ from typing import TypeVar
 
 from spillway.model.kube import Container, EnvVar, FieldRef, KeyRef, LocalRef, Pod, ResourceFieldRef
 from spillway.model.specs import InstanceSpec, QuantityError, parse_quantity
-from spillway.translate.errors import InvalidContext, InvalidPod, MissingReference
+from spillway.translate.errors import InvalidContext, InvalidPod, InvalidReference, MissingReference
+from spillway.translate.refusal import REASON_INVALID_POD_SPEC, CloudRefusal
 
 V = TypeVar("V")
 
@@ -195,7 +196,7 @@ def _text(value: bytes, what: str) -> str:
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidPod(f"{what} is not UTF-8 text and cannot be an environment value") from None
+        raise InvalidReference(f"{what} is not UTF-8 text and cannot be an environment value") from None
 
 
 
@@ -235,6 +236,42 @@ def _value_from(
     raise InvalidPod(f"{where}: valueFrom has no source")
 
 
+_FIELD_PATHS = frozenset({
+    "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName",
+    "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs",
+})
+_RESOURCE_KINDS = ("limits", "requests")
+_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+
+
+def env_refusals(pod: Pod, container: Container) -> list[CloudRefusal]:
+    """Env entries no instance can be given as written, whatever Secrets and ConfigMaps exist:
+    the checks `resolve_env` makes on the pod alone."""
+    out: list[CloudRefusal] = []
+    for var in container.env:
+        where = f"container {container.name}: env {var.name}"
+        ref = var.value_from
+        problem: str | None = None
+        if not var.name:
+            problem = f"container {container.name}: env entry without a name"
+        elif ref is None or ref.secret_key_ref is not None or ref.config_map_key_ref is not None:
+            continue
+        elif ref.field_ref is not None:
+            if not _field_path_supported(ref.field_ref.field_path):
+                problem = f"{where}: unsupported fieldRef {ref.field_ref.field_path!r}"
+        elif ref.resource_field_ref is not None:
+            problem = _resource_ref_problem(pod, container, ref.resource_field_ref, where)
+        else:
+            problem = f"{where}: valueFrom has no source"
+        if problem is not None:
+            out.append(CloudRefusal(REASON_INVALID_POD_SPEC, problem))
+    return out
+
+
+def _field_path_supported(path: str) -> bool:
+    return path in _FIELD_PATHS or _LABEL_REF.match(path) is not None
+
+
 def field_value(pod: Pod, ref: FieldRef, src: EnvSources, where: str, warnings: list[str]) -> str:
     """A downward-API field, read from the pod (and the context for where it will run)."""
     path = ref.field_path
@@ -263,31 +300,51 @@ def field_value(pod: Pod, ref: FieldRef, src: EnvSources, where: str, warnings: 
     raise InvalidPod(f"{where}: unsupported fieldRef {path!r}")
 
 
-def resource_value(pod: Pod, container: Container, ref: ResourceFieldRef, spec: InstanceSpec, where: str) -> str:
-    """limits/requests of cpu, memory or ephemeral-storage divided by `divisor`, rounded up."""
-    target = container
-    if ref.container_name:
-        named = [c for c in (*pod.spec.containers, *pod.spec.init_containers) if c.name == ref.container_name]
-        if not named:
-            raise InvalidPod(f"{where}: resourceFieldRef names unknown container {ref.container_name!r}")
-        target = named[0]
+def _resource_target(pod: Pod, container: Container, ref: ResourceFieldRef) -> Container | None:
+    if not ref.container_name:
+        return container
+    return next((c for c in (*pod.spec.containers, *pod.spec.init_containers) if c.name == ref.container_name), None)
+
+
+def _resource_text(target: Container, kind: str, resource: str) -> str | None:
+    """The quantity text a resourceFieldRef reads; None for an unset limit (the instance's amount)."""
+    limit = target.resources.limits.get(resource)
+    if kind == "limits":
+        return limit
+    request = target.resources.requests.get(resource)
+    return request if request is not None else limit
+
+
+def _resource_ref_problem(pod: Pod, container: Container, ref: ResourceFieldRef, where: str) -> str | None:
+    target = _resource_target(pod, container, ref)
+    if target is None:
+        return f"{where}: resourceFieldRef names unknown container {ref.container_name!r}"
     kind, _, resource = ref.resource.partition(".")
-    if kind not in ("limits", "requests") or resource not in ("cpu", "memory", "ephemeral-storage"):
-        raise InvalidPod(f"{where}: unsupported resourceFieldRef {ref.resource!r}")
+    if kind not in _RESOURCE_KINDS or resource not in _RESOURCES:
+        return f"{where}: unsupported resourceFieldRef {ref.resource!r}"
+    text = _resource_text(target, kind, resource)
     try:
         divisor = parse_quantity(ref.divisor or "1")
-        limit = target.resources.limits.get(resource)
-        request = target.resources.requests.get(resource)
-        if kind == "limits":
-            amount = parse_quantity(limit) if limit is not None else _instance_amount(resource, spec)
-        else:
-            text = request if request is not None else limit
-            amount = parse_quantity(text) if text is not None else Fraction(0)
+        if text is not None:
+            parse_quantity(text)
     except QuantityError as exc:
-        raise InvalidPod(f"{where}: {exc}") from None
+        return f"{where}: {exc}"
     if divisor == 0:
-        raise InvalidPod(f"{where}: resourceFieldRef divisor is zero")
-    return str(math.ceil(amount / divisor))
+        return f"{where}: resourceFieldRef divisor is zero"
+    return None
+
+
+def resource_value(pod: Pod, container: Container, ref: ResourceFieldRef, spec: InstanceSpec, where: str) -> str:
+    """limits/requests of cpu, memory or ephemeral-storage divided by `divisor`, rounded up."""
+    problem = _resource_ref_problem(pod, container, ref, where)
+    target = _resource_target(pod, container, ref)
+    if problem is not None or target is None:  # env_refusals refused it already
+        raise InvalidPod(problem or f"{where}: resourceFieldRef names unknown container {ref.container_name!r}")
+    kind, _, resource = ref.resource.partition(".")
+    text = _resource_text(target, kind, resource)
+    amount = parse_quantity(text) if text is not None else (
+        _instance_amount(resource, spec) if kind == "limits" else Fraction(0))
+    return str(math.ceil(amount / parse_quantity(ref.divisor or "1")))
 
 
 def _instance_amount(resource: str, spec: InstanceSpec) -> Fraction:

@@ -25,6 +25,11 @@ class MissingReference(TranslationError):
     """A non-optional Secret, ConfigMap, key or PersistentVolume the context did not resolve."""
 
 
+class InvalidReference(TranslationError):
+    """A Secret or ConfigMap the pod references holds what the API cannot take (a value that is not
+    UTF-8 text): a fault of that object, which the placement policy cannot see in the pod."""
+
+
 class InvalidPod(TranslationError):
     """The pod spec itself is inconsistent (a mount of an undeclared volume, an unknown named port…)."""
 

@@ -1,7 +1,8 @@
 """The pod → CreateEKSContainerInstances translation (DESIGN §6): one pure function.
 
 Same pod and context → the same request, byte for byte once JSON-encoded (lists whose order
-means nothing are sorted), so a retried create is identical to the first. Sidecar init
+means nothing are sorted), so a retried create is identical to the first. What no instance can
+run is refused first, by the same `cloud_refusals` the placement policy asks. Sidecar init
 containers (`restartPolicy: Always`) cannot be sidecars in the API — its InitContainers must
 finish before the app starts — so they run as regular containers beside the app (reported).
 """
@@ -17,6 +18,7 @@ from spillway.translate.containers import TranslatedContainer, translate_contain
 from spillway.translate.context import TranslationContext, TranslationResult
 from spillway.translate.credentials import registry_credentials
 from spillway.translate.dns import choose_dns
+from spillway.translate.eligibility import cloud_refusals
 from spillway.translate.env import EnvSources, apiserver_env
 from spillway.translate.errors import InvalidContext, InvalidPod, NotEligible
 from spillway.translate.volumes import plan_volumes
@@ -33,8 +35,8 @@ def translate_pod(pod: Pod, ctx: TranslationContext) -> TranslationResult:
     for field, value in (("instance_name", ctx.instance_name), ("subnet_id", ctx.subnet_id), ("vpc_id", ctx.vpc_id)):
         if not value:
             raise InvalidContext(f"context {field} is empty")
-    if not pod.spec.containers:
-        raise InvalidPod("pod has no containers")
+    for refusal in cloud_refusals(pod, ctx.persistent_volumes):
+        raise refusal.error()
     size = _size(pod, warnings)
     spec = size.spec
     if spec is None:
@@ -51,9 +53,6 @@ def translate_pod(pod: Pod, ctx: TranslationContext) -> TranslationResult:
     volumes = plan_volumes(pod, ctx.persistent_volumes, warnings)
     src = EnvSources(ctx.secrets, ctx.config_maps, ctx.node_name, ctx.host_ip, spec, api_env)
 
-    names = [c.name for c in (*pod.spec.init_containers, *pod.spec.containers)]
-    if len(set(names)) != len(names):
-        raise InvalidPod("container names are not unique")
     init: list[TranslatedContainer] = []
     sidecars: list[TranslatedContainer] = []
     for container in pod.spec.init_containers:
@@ -160,3 +159,9 @@ def _pod_level_warnings(pod: Pod, warnings: list[str]) -> None:
             warnings.append(f"pod securityContext {', '.join(ignored)} not expressible; ignored")
     if pod.spec.host_network:
         warnings.append("hostNetwork is not expressible; the instance has its own VPC address")
+    if pod.spec.host_aliases:
+        names = sorted({name for alias in pod.spec.host_aliases for name in alias.hostnames})
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        warnings.append(f"hostAliases are not expressible; /etc/hosts will not resolve {shown or 'them'}")
+    if pod.spec.share_process_namespace:
+        warnings.append("shareProcessNamespace is not expressible; each container sees only its own processes")

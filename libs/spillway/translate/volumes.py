@@ -7,8 +7,10 @@ SDK's `EksCiVolume` model; nothing else exists). So:
 - configMap, secret, emptyDir, hostPath, downwardAPI and projected (which includes the
   service-account token volume every pod gets) cannot be expressed: dropped with their mounts,
   one warning each — the container sees its image's directory instead;
+- a PVC bound to a hostPath PV is dropped the same way;
 - any other persistent data (cephfs, iscsi, rbd, csi, a PVC of another kind) is refused with
   `UnsupportedVolume`: silently losing persistent data is worse than not starting.
+`volume_refusals` is that judgement on its own: the placement policy asks it before binding.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spillway.model.kube import PersistentVolume, Pod, Volume
-from spillway.translate.errors import InvalidPod, MissingReference, UnsupportedVolume
+from spillway.translate.errors import MissingReference, UnsupportedVolume
+from spillway.translate.refusal import REASON_INVALID_POD_SPEC, REASON_UNSUPPORTED_VOLUME, CloudRefusal
 
 CBS_CSI_DRIVER = "com.tencent.cloud.csi.cbs"
 _DROPPED_KINDS = ("config_map", "secret", "empty_dir", "host_path", "downward_api", "projected")
@@ -51,13 +54,64 @@ def _kind(volume: Volume) -> str | None:
     return None
 
 
-def plan_volumes(pod: Pod, persistent_volumes: Mapping[str, PersistentVolume], warnings: list[str]) -> VolumePlan:
-    plan = VolumePlan()
+def volume_refusals(pod: Pod, persistent_volumes: Mapping[str, PersistentVolume]) -> list[CloudRefusal]:
+    """Every volume of the pod the API cannot provide. A claim missing from `persistent_volumes`
+    is not judged: whether it exists or is bound yet is the caller's to say."""
+    out: list[CloudRefusal] = []
     seen: set[str] = set()
     for volume in pod.spec.volumes:
         if not volume.name or volume.name in seen:
-            raise InvalidPod(f"volume name {volume.name!r} is empty or repeated")
+            out.append(CloudRefusal(REASON_INVALID_POD_SPEC, f"volume name {volume.name!r} is empty or repeated"))
+            continue
         seen.add(volume.name)
+        refusal = _volume_refusal(volume, persistent_volumes)
+        if refusal is not None:
+            out.append(refusal)
+    return out
+
+
+def _volume_refusal(volume: Volume, persistent_volumes: Mapping[str, PersistentVolume]) -> CloudRefusal | None:
+    kind = _kind(volume)
+    if volume.nfs is not None:
+        return _nfs_refusal(volume.name, volume.nfs.server, volume.nfs.path)
+    if volume.persistent_volume_claim is not None:
+        claim = volume.persistent_volume_claim.claim_name
+        pv = persistent_volumes.get(claim)
+        return None if pv is None else _claim_refusal(volume.name, claim, pv)
+    if kind in _DROPPED_KINDS:
+        return None
+    if kind in _REFUSED_KINDS:
+        return CloudRefusal(
+            REASON_UNSUPPORTED_VOLUME, f"volume {volume.name}: {kind_label(kind)} volumes are not supported by the API"
+        )
+    return CloudRefusal(REASON_UNSUPPORTED_VOLUME, f"volume {volume.name}: unknown volume source")
+
+
+def _nfs_refusal(name: str, server: str, path: str) -> CloudRefusal | None:
+    if server and path:
+        return None
+    return CloudRefusal(REASON_INVALID_POD_SPEC, f"volume {name}: nfs needs a server and a path")
+
+
+def _claim_refusal(name: str, claim: str, pv: PersistentVolume) -> CloudRefusal | None:
+    spec = pv.spec
+    if cbs_disk_id(pv) is not None or spec.host_path is not None:
+        return None
+    if spec.nfs is not None:
+        return _nfs_refusal(name, spec.nfs.server, spec.nfs.path)
+    if spec.qcloud_cbs is not None or (spec.csi is not None and spec.csi.get("driver") == CBS_CSI_DRIVER):
+        return CloudRefusal(REASON_UNSUPPORTED_VOLUME, f"volume {name}: claim {claim!r} is bound to a CBS volume "
+                                                       "without a disk id")
+    return CloudRefusal(
+        REASON_UNSUPPORTED_VOLUME, f"volume {name}: claim {claim!r} is bound to a volume that is neither nfs nor CBS"
+    )
+
+
+def plan_volumes(pod: Pod, persistent_volumes: Mapping[str, PersistentVolume], warnings: list[str]) -> VolumePlan:
+    for refusal in volume_refusals(pod, persistent_volumes):
+        raise refusal.error()
+    plan = VolumePlan()
+    for volume in pod.spec.volumes:
         kind = _kind(volume)
         if volume.nfs is not None:
             _add_nfs(plan, volume.name, volume.nfs.server, volume.nfs.path, bool(volume.nfs.read_only))
@@ -73,10 +127,8 @@ def plan_volumes(pod: Pod, persistent_volumes: Mapping[str, PersistentVolume], w
             plan.dropped.add(volume.name)
             what = "projected (service-account token)" if _is_token(volume) else kind_label(kind)
             warnings.append(f"volume {volume.name}: {what} volumes are not expressible by the API; dropped with mounts")
-        elif kind in _REFUSED_KINDS:
+        else:  # volume_refusals refuses every other kind; never carry a volume it did not judge
             raise UnsupportedVolume(f"volume {volume.name}: {kind_label(kind)} volumes are not supported by the API")
-        else:
-            raise UnsupportedVolume(f"volume {volume.name}: unknown volume source")
     return plan
 
 
@@ -94,8 +146,6 @@ def _is_token(volume: Volume) -> bool:
 
 
 def _add_nfs(plan: VolumePlan, name: str, server: str, path: str, read_only: bool) -> None:
-    if not server or not path:
-        raise InvalidPod(f"volume {name}: nfs needs a server and a path")
     plan.nfs.append({"Name": name, "Server": server, "Path": path, "ReadOnly": read_only})
     plan.mountable.add(name)
 
@@ -115,7 +165,7 @@ def _add_claim(
     elif spec.host_path is not None:
         plan.dropped.add(name)
         warnings.append(f"volume {name}: claim {claim!r} is a hostPath volume, not expressible; dropped with mounts")
-    else:
+    else:  # volume_refusals refused it already
         raise UnsupportedVolume(f"volume {name}: claim {claim!r} is bound to a volume that is neither nfs nor CBS")
 
 
@@ -129,3 +179,9 @@ def cbs_disk_id(pv: PersistentVolume) -> str | None:
         disk = spec.csi.get("volumeHandle")
         return disk if isinstance(disk, str) and disk else None
     return None
+
+
+DROPPED_VOLUME_SOURCES: tuple[str, ...] = tuple(kind_label(k) for k in _DROPPED_KINDS)
+"""Volume sources dropped with a warning (as users write them)."""
+REFUSED_VOLUME_SOURCES: tuple[str, ...] = tuple(kind_label(k) for k in _REFUSED_KINDS)
+"""Volume sources this view models that the API refuses (any source it does not model is refused too)."""

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from spillway.model.kube import Node, PersistentVolume, PersistentVolumeClaim, Pod
 from spillway.policy.options import PolicyOptions
 from spillway.policy.status import RuleResult
+
+if TYPE_CHECKING:
+    from spillway.policy.rules.backoff import CloudBackoff
 
 PVCLookup = Callable[[str, str], PersistentVolumeClaim | None]
 """(namespace, claim name) → the PVC, or None when it does not exist (in the caller's view)."""
@@ -37,6 +41,8 @@ class RuleContext:
     super_nodes: Sequence[Node] = ()
     pvc_lookup: PVCLookup = no_pvc
     pv_lookup: PVLookup = no_pv
+    now: float = 0.0
+    cloud_backoff: CloudBackoff | None = None  # the workload's cloud-failure back-off, if any
 
 
 Check = Callable[[Pod, RuleContext], RuleResult]
@@ -55,6 +61,20 @@ class Rule:
     @property
     def reasons(self) -> tuple[str, ...]:
         return (self.reason, *self.other_reasons)
+
+
+def bound_volumes(pod: Pod, ctx: RuleContext) -> dict[str, PersistentVolume]:
+    """Claim name → the PersistentVolume it is bound to, for the pod's claims that resolve."""
+    out: dict[str, PersistentVolume] = {}
+    for volume in pod.spec.volumes:
+        source = volume.persistent_volume_claim
+        if source is None or source.claim_name in out:
+            continue
+        pvc = ctx.pvc_lookup(pod.metadata.namespace, source.claim_name)
+        pv = ctx.pv_lookup(pvc.spec.volume_name) if pvc is not None and pvc.spec.volume_name else None
+        if pv is not None:
+            out[source.claim_name] = pv
+    return out
 
 
 def in_range(port: int, ports: tuple[int, int]) -> bool:

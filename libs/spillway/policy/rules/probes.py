@@ -1,13 +1,15 @@
 """Probe ports (liveness, readiness, startup; httpGet, tcpSocket, grpc) in 61000-65534 are
 refused: the cloud instance reserves that range, so such a probe could never succeed. Named ports are
-resolved against the container's own ports, as the kubelet does; a name that resolves to
-nothing cannot be in the range and passes (the kubelet reports that probe as failing)."""
+resolved against the container's own ports, as the kubelet does (with the translation's own
+resolver); a name that resolves to nothing cannot be in the range and passes here — the
+`cloud-instance` rule refuses it (`InvalidProbe`), since the API has no port list to resolve it."""
 
 from __future__ import annotations
 
 from spillway.model.kube import Container, Pod, Probe
 from spillway.policy.rules.base import Rule, RuleContext, in_range, show_range
 from spillway.policy.status import Code, RuleResult, allowed
+from spillway.translate import port_number
 
 NAME = "probe-ports"
 REASON = "ReservedProbePort"
@@ -15,19 +17,6 @@ REASON = "ReservedProbePort"
 
 def message(found: list[str], reserved: tuple[int, int]) -> str:
     return f"probes on ports in the range {show_range(reserved)} reserved on super nodes: {', '.join(found)}"
-
-
-def resolve_port(port: int | str, container: Container) -> int | None:
-    """An IntOrString probe port → a number: ints as they are, digit strings parsed, names looked
-    up in the container's ports; None when a name matches no port."""
-    if isinstance(port, int):
-        return port
-    if port.isdigit():
-        return int(port)
-    for declared in container.ports:
-        if declared.name == port:
-            return declared.container_port
-    return None
 
 
 def probe_ports(probe: Probe, container: Container) -> list[int]:
@@ -38,7 +27,7 @@ def probe_ports(probe: Probe, container: Container) -> list[int]:
         ports.append(probe.tcp_socket.port)
     if probe.grpc is not None:
         ports.append(probe.grpc.port)
-    return [p for p in (resolve_port(port, container) for port in ports) if p is not None]
+    return [p for p in (port_number(container, port) for port in ports) if p is not None]
 
 
 def check(pod: Pod, ctx: RuleContext) -> RuleResult:
