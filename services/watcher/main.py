@@ -12,6 +12,11 @@ A restart relists: events already in the stream are de-duplicated, events lost i
 published, and objects deleted meanwhile are pruned from KV with a deleted event. /readyz turns
 ready once every collection was listed and mirrored.
 
+One bad object stays one object's problem: an object that does not decode is skipped by its
+reflector, and one the bus can never take (too big, an invalid key) is given up by the pipeline;
+either is logged, counted (`spillway_watcher_objects_refused_total`) and, for a pod, recorded as a
+Warning Event on it (`RefusalReason`), while every other object flows on.
+
 Run it with `spillway run watcher --config FILE`.
 """
 
@@ -19,12 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from dataclasses import dataclass, field
 
 from services.watcher.mirror import ClusterMirror
 from services.watcher.pipeline import KeyedPipeline
+from services.watcher.report import RefusalReporter, identity_of
 from spillway.kube import KubeClient
-from spillway.kube.reflector import Reflector
+from spillway.kube.events import EventRecorder
+from spillway.kube.reflector import BadObject, Handler, Reflector
 from spillway.model import messages as m
 from spillway.model.kube import (
     EKS_CONFIG_NAME,
@@ -50,6 +58,7 @@ class WatcherState:
     client: KubeClient | None = None
     pipeline: KeyedPipeline = field(default_factory=KeyedPipeline)
     mirror: ClusterMirror | None = None
+    reporter: RefusalReporter = field(default_factory=RefusalReporter)
     reflectors: dict[str, Reflector] = field(default_factory=dict)
 
 
@@ -70,16 +79,24 @@ def build_service() -> WatcherService:
         service.set_ready(False)
         state.client = await KubeClient.connect(ctx.config.kubernetes.kubeconfig or None)
         state.pipeline = KeyedPipeline()
-        state.mirror = mirror = ClusterMirror(ctx.bus, state.pipeline)
         client = state.client
+        state.reporter = reporter = RefusalReporter(EventRecorder(client, "spillway-watcher", socket.gethostname()))
+        state.mirror = mirror = ClusterMirror(ctx.bus, state.pipeline, reporter=reporter)
+
+        def reflector(path: str, kind: str, handler: Handler, field_selector: str | None = None) -> Reflector:
+            def bad_object(bad: BadObject) -> None:
+                _, _, uid = identity_of(bad.raw)
+                reporter.refuse(kind, bad.key, bad.error, uid=uid)
+            return Reflector(client, path, handler, on_bad_object=bad_object, field_selector=field_selector)
+
         state.reflectors = {
-            m.KV_PODS: Reflector(client, PODS, mirror.on_pod),
-            m.KV_NODES: Reflector(client, NODES, mirror.on_node),
-            m.KV_CONFIG: Reflector(client, CONFIGMAPS, mirror.on_config,
+            m.KV_PODS: reflector(PODS, "Pod", mirror.on_pod),
+            m.KV_NODES: reflector(NODES, "Node", mirror.on_node),
+            m.KV_CONFIG: reflector(CONFIGMAPS, "ConfigMap", mirror.on_config,
                                    field_selector=f"metadata.name={EKS_CONFIG_NAME}"),
-            m.KV_REPLICASETS: Reflector(client, REPLICASETS, mirror.state_only(m.KV_REPLICASETS, ReplicaSet)),
-            m.KV_PVCS: Reflector(client, PVCS, mirror.state_only(m.KV_PVCS, PersistentVolumeClaim)),
-            m.KV_PVS: Reflector(client, PVS, mirror.state_only(m.KV_PVS, PersistentVolume)),
+            m.KV_REPLICASETS: reflector(REPLICASETS, "ReplicaSet", mirror.state_only(m.KV_REPLICASETS, ReplicaSet)),
+            m.KV_PVCS: reflector(PVCS, "PersistentVolumeClaim", mirror.state_only(m.KV_PVCS, PersistentVolumeClaim)),
+            m.KV_PVS: reflector(PVS, "PersistentVolume", mirror.state_only(m.KV_PVS, PersistentVolume)),
         }
 
     @service.background
@@ -101,6 +118,9 @@ def build_service() -> WatcherService:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.pipeline.drain(), 5.0)
         await state.pipeline.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.reporter.drain(), 2.0)
+        await state.reporter.close()
         if state.client is not None:
             await state.client.close()
             state.client = None

@@ -1,10 +1,18 @@
-"""Ordered per key, concurrent across keys: how the watcher writes KV and publishes fast.
+"""Ordered per key, concurrent across keys, latest state wins: how the watcher writes KV and publishes.
 
 Why: a sequential `await publish` caps at ~5,000/s and every pod event costs a KV put plus a
-publish (DESIGN §9). Jobs for one object run in submission order (its KV state and events must
-not overtake each other); jobs for different objects overlap, up to `limit` at once, which also
-back-pressures the watch stream when NATS is slow. A failing job is retried with backoff until it
-succeeds: an event the watcher saw is never dropped.
+publish (DESIGN §9). Work for one object runs one job at a time; work for different objects
+overlaps, up to `limit` keys at once, which also back-pressures the watch stream when NATS is slow.
+
+Why one slot and one pending job per key: a job is a flush of the key's latest state (the caller
+keeps whatever must still be published in that state), so a newer job supersedes an older one that
+has not run yet. A pod updated 1000 times while NATS is slow is one pending job, not 1000 slots;
+one busy object can never take the slots every other object needs.
+
+Failures are told apart by `spillway.bus.is_permanent`: a retryable one (connection, timeout) is
+retried with backoff, and the key gives its slot back while it waits; a permanent one (too big, an
+invalid key, unencodable) is logged, counted and handed to the job's `report` callback, never
+retried, so it costs one attempt and affects no other key.
 """
 
 from __future__ import annotations
@@ -12,52 +20,123 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+
+from spillway.bus import is_permanent
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
+Report = Callable[[BaseException], None]
+
+PIPELINE_PERMANENT = Counter("spillway_watcher_pipeline_permanent_failures_total",
+                             "Watcher writes given up at once because no retry can succeed", ["error"])
+PIPELINE_RETRIES = Counter("spillway_watcher_pipeline_retries_total",
+                           "Watcher writes retried after a retryable error", ["error"])
+PIPELINE_COALESCED = Counter("spillway_watcher_pipeline_coalesced_total",
+                             "Pending watcher writes replaced by a newer state of the same object")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    job: Job
+    report: Report | None
 
 
 class KeyedPipeline:
-    def __init__(self, limit: int = 256, max_backoff: float = 5.0) -> None:
+    def __init__(self, limit: int = 256, max_backoff: float = 5.0, initial_backoff: float = 0.1) -> None:
         self._slots = asyncio.Semaphore(limit)
-        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
         self._max_backoff = max_backoff
+        self._initial_backoff = initial_backoff
 
-    async def submit(self, key: str, job: Job) -> None:
-        """Queue `job` after the previous job of `key`; waits only for a free slot."""
+    @property
+    def active_keys(self) -> int:
+        """Keys with work queued, running or backing off."""
+        return len(self._workers)
+
+    @property
+    def pending_jobs(self) -> int:
+        """Jobs waiting to run (at most one per key)."""
+        return len(self._pending)
+
+    async def submit(self, key: str, job: Job, *, report: Report | None = None) -> None:
+        """Make `job` the next work of `key`, replacing a job of that key that has not started.
+
+        A key that already has work takes no new slot and returns at once; a new key waits for a
+        free slot. `report` is called (synchronously) with the error when the job fails permanently.
+        """
+        if self._queue_behind_worker(key, _Pending(job, report)):
+            return
         await self._slots.acquire()
-        previous = self._tails.get(key)
-        task = asyncio.create_task(self._run(key, previous, job))
-        self._tails[key] = task
+        if self._queue_behind_worker(key, _Pending(job, report)):  # a worker started while we waited
+            self._slots.release()
+            return
+        self._pending[key] = _Pending(job, report)
+        self._workers[key] = asyncio.create_task(self._work(key), name=f"pipeline:{key}")
 
-    async def _run(self, key: str, previous: asyncio.Task[None] | None, job: Job) -> None:
+    def _queue_behind_worker(self, key: str, pending: _Pending) -> bool:
+        if key not in self._workers:
+            return False
+        if key in self._pending:
+            PIPELINE_COALESCED.inc()
+        self._pending[key] = pending
+        return True
+
+    async def _work(self, key: str) -> None:
+        """Run the key's pending job until none is left; holds one slot except while backing off."""
+        holding = True  # the slot submit() acquired for this worker
+        delay = self._initial_backoff
         try:
-            if previous is not None and not previous.done():
-                await asyncio.wait({previous})
-            delay = 0.1
-            while True:
+            while (pending := self._pending.pop(key, None)) is not None:
+                if not holding:
+                    await self._slots.acquire()
+                    holding = True
                 try:
-                    await job()
-                    return
+                    await pending.job()
+                    delay = self._initial_backoff
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("publish job failed, retrying", extra={"key": key, "error": repr(exc),
-                                                                      "delay": delay})
+                    if is_permanent(exc):
+                        self._give_up(key, pending, exc)
+                        continue
+                    # retry it, unless a newer state of the object arrived meanwhile: that one wins
+                    self._pending.setdefault(key, pending)
+                    PIPELINE_RETRIES.labels(type(exc).__name__).inc()
+                    log.warning("watcher write failed, retrying", extra={"key": key, "error": repr(exc),
+                                                                        "delay": delay})
+                    self._slots.release()
+                    holding = False
                     await asyncio.sleep(delay)
                     delay = min(self._max_backoff, delay * 2)
         finally:
-            self._slots.release()
-            if self._tails.get(key) is asyncio.current_task():
-                del self._tails[key]
+            if holding:
+                self._slots.release()
+            if self._workers.get(key) is asyncio.current_task():
+                del self._workers[key]
+
+    @staticmethod
+    def _give_up(key: str, pending: _Pending, exc: Exception) -> None:
+        PIPELINE_PERMANENT.labels(type(exc).__name__).inc()
+        log.error("watcher write refused for good; not retried", extra={"key": key, "error": repr(exc)})
+        if pending.report is None:
+            return
+        try:
+            pending.report(exc)
+        except Exception:  # a broken report must not stop the key's later work
+            log.exception("reporting a refused write failed", extra={"key": key})
 
     async def drain(self) -> None:
-        """Until every job submitted so far has finished."""
-        while self._tails:
-            await asyncio.wait(set(self._tails.values()))
+        """Until every job submitted so far has finished (or was given up)."""
+        while self._workers:
+            await asyncio.wait(set(self._workers.values()))
 
     async def cancel(self) -> None:
-        tasks = list(self._tails.values())
+        tasks = list(self._workers.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._pending.clear()

@@ -2,6 +2,9 @@
 
 `Bus` is what services and tools hold. Publishing retries timeouts with the same `Nats-Msg-Id`,
 so an attempt that landed before the timeout is de-duplicated by the server (2-minute window).
+A message bigger than the server's `max_payload` (learnt at connect) is refused before it is
+sent, as a permanent `PayloadTooLarge`: the server would otherwise close the connection, and a
+retry could never make it fit.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from spillway.bus import streams
-from spillway.bus.errors import BusError
-from spillway.bus.kv import TypedKV
+from spillway.bus.errors import BusError, PayloadTooLarge
+from spillway.bus.kv import TypedKV, require_valid_key
 from spillway.model import messages as m
 from spillway.telemetry import get_tracer, inject_headers
 from spillway.telemetry.metrics import BUS_PUBLISH_RETRIES, BUS_PUBLISHED
@@ -34,6 +37,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MSG_ID_HEADER = "Nats-Msg-Id"
 _RETRYABLE = (nats.errors.TimeoutError, NoStreamResponseError, nats.errors.ConnectionReconnectingError)
+
+
+def header_block_size(headers: dict[str, str] | None) -> int:
+    """Bytes the NATS header block of `headers` takes on the wire (the server counts them in max_payload)."""
+    if not headers:
+        return 0
+    return len(b"NATS/1.0\r\n\r\n") + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())
 
 
 def content_msg_id(subject: str, data: bytes) -> str:
@@ -77,6 +87,24 @@ class Bus:
     def connected(self) -> bool:
         return bool(self.nc.is_connected)
 
+    @property
+    def max_payload(self) -> int:
+        """The server's limit on one message, headers included (from its INFO, per connection)."""
+        return int(self.nc.max_payload)
+
+    def check_fits(self, size: int, where: str) -> None:
+        """Raise PayloadTooLarge (permanent) when `size` bytes cannot be one message on this server."""
+        limit = self.max_payload
+        if size > limit:
+            raise PayloadTooLarge(size, limit, where)
+
+    async def kv_put(self, bucket: str, key: str, value: bytes) -> int:
+        """Put `value` under `key`, refusing at once (permanent errors) an invalid key or a value
+        the server cannot take; returns the new revision."""
+        require_valid_key(key)
+        self.check_fits(len(value), f"KV {bucket}/{key}")
+        return await (await self.kv(bucket)).put(key, value)
+
     async def ensure(self) -> None:
         """Create or update the stream, the advisory stream and every KV bucket (idempotent)."""
         self._buckets.update(await streams.ensure_all(self.js))
@@ -90,6 +118,7 @@ class Bus:
         `subject` defaults to `m.subject_for(msg)`; it must carry msg's type per the catalogue.
         `msg_id` (de-duplication key) defaults to a hash of subject and payload. Timeouts and
         "no stream" are retried with the same id for up to `retry_for` seconds, then BusError.
+        A message over the server's max_payload raises PayloadTooLarge before anything is sent.
         """
         subject = subject or m.subject_for(msg)
         expected = m.type_for_subject(subject)
@@ -109,6 +138,7 @@ class Bus:
                         "messaging.message.id": msg_id},
         ) as span:
             hdrs = inject_headers({**(headers or {}), MSG_ID_HEADER: msg_id})
+            self.check_fits(len(data) + header_block_size(hdrs), f"publish to {subject}")
             deadline = time.monotonic() + retry_for
             delay = 0.1
             while True:

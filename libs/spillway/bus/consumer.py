@@ -26,13 +26,14 @@ from opentelemetry.trace import SpanKind
 
 from spillway.bus import streams
 from spillway.bus.client import Bus
-from spillway.bus.errors import PermanentError, TemporaryError
+from spillway.bus.errors import PayloadTooLarge, TemporaryError, is_permanent
 from spillway.bus.handlers import Delivery, HandlerSpec, _delivery
 from spillway.model import messages as m
 from spillway.telemetry import extract_context, get_tracer
 from spillway.telemetry.metrics import BUS_DEAD_LETTERS, BUS_HANDLED, BUS_HANDLER_SECONDS
 
 log = logging.getLogger(__name__)
+DEAD_LETTER_PAYLOAD_HEAD = 64 * 1024  # characters of an oversized payload a dead letter keeps
 
 
 def dead_letter_id(stream: str, seq: int, consumer: str) -> str:
@@ -174,13 +175,12 @@ class Consumer:
             started = time.perf_counter()
             try:
                 await self.spec.fn(decoded)
-            except PermanentError as exc:
-                span.record_exception(exc)
-                span.set_status(trace.StatusCode.ERROR, "permanent error")
-                await self.dead_letter(msg, error_text(exc), why="permanent")
-                return
             except Exception as exc:
                 span.record_exception(exc)
+                if is_permanent(exc):
+                    span.set_status(trace.StatusCode.ERROR, "permanent error")
+                    await self.dead_letter(msg, error_text(exc), why="permanent")
+                    return
                 span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
                 await self._retry_or_dead_letter(msg, exc)
                 return
@@ -216,9 +216,16 @@ class Consumer:
             payload=msg.data.decode("utf-8", errors="replace"), deliveries=md.num_delivered,
             stream_seq=md.sequence.stream, consumer=self.name,
         )
+        msg_id = dead_letter_id(md.stream, md.sequence.stream, self.name)
         try:
-            msg_id = dead_letter_id(md.stream, md.sequence.stream, self.name)
-            await self.bus.publish(letter, msg_id=msg_id, retry_for=5.0)
+            try:
+                await self.bus.publish(letter, msg_id=msg_id, retry_for=5.0)
+            except PayloadTooLarge:
+                # the original payload (near the limit itself) plus the envelope does not fit:
+                # keep its head, so the letter is still sent and the message still leaves the queue
+                head = letter.payload[:DEAD_LETTER_PAYLOAD_HEAD]
+                letter = msgspec.structs.replace(letter, payload=f"{head}… [{len(msg.data)} bytes, truncated]")
+                await self.bus.publish(letter, msg_id=msg_id, retry_for=5.0)
         except Exception as exc:
             log.error("dead-lettering failed, will retry", extra={"consumer": self.name, "error": error_text(exc)})
             await msg.nak(delay=5.0)

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import InvalidKeyError, KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 T = TypeVar("T")
+# the KV key grammar of the NATS server and clients; a key outside it can never be stored
+VALID_KEY = re.compile(r"[-/_=.a-zA-Z0-9]+")
+MAX_KEY_LENGTH = 1024
+
+
+def is_valid_key(key: str) -> bool:
+    """Whether NATS KV can store `key` (its grammar, no empty subject token, a sane length)."""
+    return bool(key) and len(key) <= MAX_KEY_LENGTH and VALID_KEY.fullmatch(key) is not None \
+        and not key.startswith(".") and not key.endswith(".") and ".." not in key
+
+
+def require_valid_key(key: str) -> None:
+    """Raise InvalidKeyError (a permanent error) for a key NATS KV would refuse, naming the key
+    (nats-py's own error does not say which one)."""
+    if not is_valid_key(key):
+        raise InvalidKeyError(f"not a valid KV key: {key[:200]!r}")
 
 
 class TypedKV(Generic[T]):

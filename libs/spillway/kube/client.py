@@ -9,6 +9,7 @@ service-account token with refresh, TLS) and its aiohttp session, and do the res
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -29,6 +30,9 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 _encoder = msgspec.json.Encoder()
+# one watch event carries one object (at most ~1.5 MiB in etcd) and its envelope: a line far
+# longer than that is a broken stream, and buffering it without bound would eat the memory
+MAX_WATCH_LINE = 16 * 2**20
 
 
 class KubeClient:
@@ -110,8 +114,10 @@ class KubeClient:
         headers = await self._headers(content_type if data is not None else None)
         session = self._session
         client_timeout = aiohttp.ClientTimeout(total=request_timeout)
+        # aiohttp sends a body over 1 MiB given as bytes in one write (and warns); a stream goes in chunks
+        payload: bytes | io.BytesIO | None = io.BytesIO(data) if data is not None and len(data) > 2**20 else data
         async with session.request(
-            method, self._url(path, params), data=data, headers=headers, timeout=client_timeout
+            method, self._url(path, params), data=payload, headers=headers, timeout=client_timeout
         ) as resp:
             raw = await resp.read()
             if not 200 <= resp.status < 300:
@@ -124,22 +130,31 @@ class KubeClient:
     async def stream_lines(
         self, path: str, params: Mapping[str, str | int | bool], *, request_timeout: float | None = None
     ) -> AsyncIterator[bytes]:
-        """A watch stream, line by line (each line one event; see reference 'List and watch')."""
+        """A watch stream, line by line (each line one event; see reference 'List and watch').
+        A line over MAX_WATCH_LINE bytes raises KubeError (the caller reconnects)."""
         headers = await self._headers(None)
         session = self._session
         client_timeout = aiohttp.ClientTimeout(total=request_timeout, sock_read=None)
         async with session.get(self._url(path, params), headers=headers, timeout=client_timeout) as resp:
             if resp.status != 200:
                 raise error_from_status(resp.status, await resp.read(), f"WATCH {path}")
-            buffer = b""
+            buffer = bytearray()
             async for chunk in resp.content.iter_any():
+                start = len(buffer)
                 buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
+                end = buffer.find(b"\n", start)
+                while end >= 0:
+                    line = bytes(buffer[:end])
+                    del buffer[:end + 1]
                     if line.strip():
                         yield line
+                    end = buffer.find(b"\n")
+                if len(buffer) > MAX_WATCH_LINE:
+                    raise KubeError(0, "WatchEventTooLarge",
+                                    f"a watch event over {MAX_WATCH_LINE} bytes (no object can be that big)",
+                                    context=f"WATCH {path}")
             if buffer.strip():
-                yield buffer
+                yield bytes(buffer)
 
     # ---- the calls the services make ---------------------------------------------------------
 

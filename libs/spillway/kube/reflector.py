@@ -4,11 +4,17 @@ Resume from the last resourceVersion (bookmarks included), relist on 410 Expired
 with capped exponential backoff. After a relist, objects that vanished while we were away are
 reported as DELETED, so a consumer's view never keeps ghosts. Objects stay raw bytes: the
 consumer decodes only what it needs (msgspec, DESIGN §9).
+
+Per object, never per list: an item or watch event that cannot be read (metadata of the wrong
+type, a line that is not JSON) or that the handler fails on (its own decode into a model) is
+skipped, logged, counted and handed to `on_bad_object`; the list and the watch go on. The object
+is remembered at its resourceVersion, so it is reported once per version, not on every relist.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -16,11 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from prometheus_client import Counter
 
 from spillway.kube.client import KubeClient
 from spillway.kube.errors import Gone, KubeError, status_from_event_object
 
 log = logging.getLogger(__name__)
+BAD_OBJECTS = Counter("spillway_reflector_bad_objects_total",
+                      "Listed or watched objects skipped because they could not be read or handled",
+                      ["path", "why"])
 
 
 class _Meta(msgspec.Struct):
@@ -75,6 +85,43 @@ def _describe(raw: bytes | msgspec.Raw) -> tuple[str, str]:
     return object_key(meta.namespace, meta.name), meta.resourceVersion
 
 
+class _LooseMeta(msgspec.Struct):
+    name: Any = ""
+    namespace: Any = ""
+    resourceVersion: Any = ""
+
+
+class _LooseItem(msgspec.Struct):
+    metadata: Any = None
+
+
+def _describe_loosely(raw: bytes | msgspec.Raw) -> tuple[str, str]:
+    """Key and resourceVersion of an object whose metadata does not decode: what can be read of
+    them as strings ("" otherwise), so a bad object can still be named and tracked."""
+    try:
+        meta = msgspec.json.decode(raw, type=_LooseItem).metadata
+    except msgspec.DecodeError:
+        return "", ""
+    if not isinstance(meta, dict):
+        return "", ""
+    name, namespace, rv = (meta.get(f) for f in ("name", "namespace", "resourceVersion"))
+    if not isinstance(name, str) or not name:
+        return "", rv if isinstance(rv, str) else ""
+    return object_key(namespace if isinstance(namespace, str) else "", name), rv if isinstance(rv, str) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class BadObject:
+    """An object skipped by the reflector: `key` ("" when it cannot be named), the event type,
+    the raw bytes as received and the error."""
+
+    path: str
+    event_type: str
+    key: str
+    raw: bytes
+    error: BaseException
+
+
 @dataclass
 class Reflector:
     """Keeps a consumer's view of one collection in step with the API server."""
@@ -88,10 +135,13 @@ class Reflector:
     page_size: int = 500
     max_backoff: float = 10.0
     on_synced: Callable[[], Awaitable[None]] | None = None
+    on_bad_object: Callable[[BadObject], None] | None = None
     resource_version: str = ""
     known: dict[str, str] = field(default_factory=dict)  # key → resourceVersion
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     relists: int = 0
+    bad_objects: int = 0
+    _unnamed_bad: set[str] = field(default_factory=set)  # digests of nameless bad items of the last list
 
     def _params(self) -> dict[str, str | int | bool]:
         params: dict[str, str | int | bool] = {}
@@ -104,6 +154,7 @@ class Reflector:
     async def relist(self) -> None:
         """List everything, emit ADDED/MODIFIED for changes and DELETED for objects gone since."""
         seen: dict[str, str] = {}
+        unnamed_seen: set[str] = set()
         cont = ""
         while True:
             params = self._params() | {"limit": self.page_size}
@@ -111,19 +162,33 @@ class Reflector:
                 params["continue"] = cont
             page = _list_decoder.decode(await self.client.request("GET", self.path, params=params))
             for item in page.items:
-                key, rv = _describe(item)
+                try:
+                    key, rv = _describe(item)
+                except msgspec.DecodeError as exc:
+                    key, rv = _describe_loosely(item)
+                    if key:
+                        if self.known.get(key) != rv or key not in self.known:
+                            self._skip("ADDED", key, bytes(item), exc)
+                        seen[key] = self.known[key] = rv
+                    else:  # nameless: tracked by content, so it is reported once, not on every relist
+                        digest = hashlib.sha256(item).hexdigest()
+                        unnamed_seen.add(digest)
+                        if digest not in self._unnamed_bad:
+                            self._skip("ADDED", key, bytes(item), exc)
+                    continue
                 seen[key] = rv
                 previous = self.known.get(key)
                 if previous != rv:
                     self.known[key] = rv
-                    await self.handler(RawEvent("ADDED" if previous is None else "MODIFIED", key, rv, bytes(item)))
+                    await self._handle(RawEvent("ADDED" if previous is None else "MODIFIED", key, rv, bytes(item)))
             cont = page.metadata.continue_
             if not cont:
                 self.resource_version = page.metadata.resourceVersion
                 break
+        self._unnamed_bad = unnamed_seen
         for key in [k for k in self.known if k not in seen]:
             rv = self.known.pop(key)
-            await self.handler(RawEvent("DELETED", key, rv, _tombstone(key)))
+            await self._handle(RawEvent("DELETED", key, rv, _tombstone(key)))
         self.relists += 1
         if not self.synced.is_set():
             self.synced.set()
@@ -139,19 +204,57 @@ class Reflector:
             "timeoutSeconds": self.watch_timeout_seconds,
         }
         async for line in self.client.stream_lines(self.path, params):
-            event = _event_decoder.decode(line)
+            try:
+                event = _event_decoder.decode(line)
+            except msgspec.DecodeError as exc:
+                self._skip("", "", line, exc)
+                continue
             if event.type == "ERROR":
-                raise status_from_event_object(msgspec.json.decode(event.object, type=dict[str, Any]))
-            key, rv = _describe(event.object)
+                raise status_from_event_object(_status_object(event.object))
+            try:
+                key, rv = _describe(event.object)
+            except msgspec.DecodeError as exc:
+                key, rv = _describe_loosely(event.object)
+                failed: BaseException | None = exc
+            else:
+                failed = None
             if rv:
                 self.resource_version = rv
             if event.type == "BOOKMARK":
                 continue
-            if event.type == "DELETED":
-                self.known.pop(key, None)
-            else:
-                self.known[key] = rv
-            await self.handler(RawEvent(event.type, key, rv, bytes(event.object)))
+            if key:
+                if event.type == "DELETED":
+                    self.known.pop(key, None)
+                else:
+                    self.known[key] = rv
+            if failed is not None:
+                self._skip(event.type, key, bytes(event.object), failed)
+                if event.type == "DELETED" and key:  # gone all the same: the consumer forgets it
+                    await self._handle(RawEvent("DELETED", key, rv, _tombstone(key)))
+                continue
+            await self._handle(RawEvent(event.type, key, rv, bytes(event.object)))
+
+    async def _handle(self, event: RawEvent) -> None:
+        """The handler on one object; what it raises is that object's problem alone."""
+        try:
+            await self.handler(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._skip(event.type, event.key, event.raw, exc)
+
+    def _skip(self, event_type: str, key: str, raw: bytes, exc: BaseException) -> None:
+        self.bad_objects += 1
+        why = "undecodable" if isinstance(exc, msgspec.DecodeError) else "handler_error"
+        BAD_OBJECTS.labels(self.path, why).inc()
+        log.warning("object skipped", extra={"path": self.path, "key": key, "event": event_type, "why": why,
+                                             "error": str(exc)[:300], "bytes": len(raw)})
+        if self.on_bad_object is None:
+            return
+        try:
+            self.on_bad_object(BadObject(self.path, event_type, key, raw, exc))
+        except Exception:  # reporting is best effort; the list and the watch go on
+            log.exception("reporting a skipped object failed", extra={"path": self.path, "key": key})
 
     async def run(self) -> None:
         """Forever: list, then watch; relist on 410; back off on errors. Cancel to stop."""
@@ -177,6 +280,14 @@ class Reflector:
                 delay = min(self.max_backoff, 0.2 * 2 ** min(failures, 10))
                 log.warning("watch stream broke, retrying", extra={"path": self.path, "error": repr(exc)})
                 await asyncio.sleep(delay)
+
+
+def _status_object(raw: msgspec.Raw) -> dict[str, Any]:
+    """The Status of a watch ERROR event ({} when it is not an object: the error is raised anyway)."""
+    try:
+        return msgspec.json.decode(raw, type=dict[str, Any])
+    except msgspec.DecodeError:
+        return {}
 
 
 def _tombstone(key: str) -> bytes:

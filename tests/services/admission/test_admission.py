@@ -4,6 +4,7 @@ and registration in the sandbox."""
 from __future__ import annotations
 
 import base64
+import io
 import ssl
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,6 @@ def test_review_table(global_switch: str | None, annotations: dict[str, str], na
 @pytest.mark.parametrize(("body", "status"), [
     pytest.param(review(pod_body("p", annotations={"LOCAL_REPLICAS": "1"}), operation="UPDATE"), 200, id="update"),
     pytest.param(review({"metadata": {"name": "cm"}}, kind="ConfigMap"), 200, id="not-a-pod"),
-    pytest.param(review({"spec": {"containers": "nope"}}), 200, id="undecodable-pod"),
     pytest.param(b"{", 400, id="not-json"),
 ])
 def test_never_patches_what_it_should_not_touch(body: bytes, status: int) -> None:
@@ -99,7 +99,7 @@ def client_context(ca: bytes) -> ssl.SSLContext:
 
 async def post(port: int, body: bytes, ca: bytes, host: str = "127.0.0.1") -> dict[str, Any]:
     async with aiohttp.ClientSession() as session, session.post(
-        f"https://{host}:{port}/mutate", data=body, ssl=client_context(ca),
+        f"https://{host}:{port}/mutate", data=io.BytesIO(body), ssl=client_context(ca),
         headers={"Content-Type": "application/json"},
     ) as resp:
         assert resp.status == 200
@@ -144,3 +144,74 @@ async def test_register_webhook_in_the_sandbox(services_env: ServiceEnv) -> None
     assert hook["failurePolicy"] == "Ignore"
     assert "kube-system" in hook["namespaceSelector"]["matchExpressions"][0]["values"]
     assert webhook_configuration("u", b"x")["webhooks"][0]["rules"][0]["operations"] == ["CREATE"]
+
+
+# ---- one bad pod is still answered 200, allowed, with the gate when the policy says so ----------
+
+NUMERIC_CPU = [{"name": "app", "image": "nginx", "resources": {"requests": {"cpu": 1}, "limits": {"cpu": 0.5}}}]
+
+
+@pytest.mark.parametrize(("pod", "patch"), [
+    pytest.param(pod_body("p", annotations={"LOCAL_REPLICAS": "1"}, containers=NUMERIC_CPU), GATE_PATCH,
+                 id="numeric-quantity-gated"),
+    pytest.param(pod_body("p", annotations={"LOCAL_REPLICAS": "1"}, containers=NUMERIC_CPU, gates=["other"]),
+                 [{"op": "add", "path": "/spec/schedulingGates/-", "value": {"name": "spillway.io/placement"}}],
+                 id="appended-after-a-foreign-gate"),
+    pytest.param({**pod_body("p", annotations={"LOCAL_REPLICAS": "1"}, containers=NUMERIC_CPU),
+                  "spec": {"containers": NUMERIC_CPU, "schedulingGates": [{"name": 5}]}},
+                 [{"op": "add", "path": "/spec/schedulingGates/-", "value": {"name": "spillway.io/placement"}}],
+                 id="an-unreadable-gate-is-kept"),
+    pytest.param(pod_body("p", annotations={"LOCAL_REPLICAS": "1"}, containers=NUMERIC_CPU,
+                          gates=["spillway.io/placement"]), None, id="already-gated"),
+    pytest.param(pod_body("p", containers=NUMERIC_CPU), None, id="no-local-replicas-not-gated"),
+    pytest.param(pod_body("p", annotations={"LOCAL_REPLICAS": "1"}, containers=NUMERIC_CPU, nodeName="n1"), None,
+                 id="bound-not-gated"),
+    pytest.param({"metadata": {"name": "p", "annotations": {"LOCAL_REPLICAS": "1", "bad": 3}},
+                  "spec": {"containers": "nope"}}, GATE_PATCH, id="annotations-partly-readable"),
+])
+def test_an_undecodable_pod_is_reviewed_on_its_metadata(pod: dict[str, Any], patch: Any) -> None:
+    status, body = respond(review(pod), None, PolicyOptions())
+    response = decoded(body)
+    assert status == 200 and response["allowed"] is True and response["uid"] == "req-1"
+    assert response.get("patch") == patch
+    assert any("could not be read" in w for w in response["warnings"])
+    assert all(len(w) <= 250 for w in response["warnings"])
+
+
+def test_an_object_that_is_not_an_object_is_admitted_and_said() -> None:
+    status, body = respond(review([1, 2, 3]), None, PolicyOptions())  # type: ignore[arg-type]
+    response = decoded(body)
+    assert status == 200 and response["allowed"] is True and "patch" not in response
+    assert any("without Spillway's placement gate" in w for w in response["warnings"])
+
+
+def test_a_policy_failure_still_gates_the_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the policy raises (an overflow on a hostile annotation…), the pod keeps its gate:
+    a 500 would admit it without one (failurePolicy Ignore)."""
+    import services.admission.webhook as webhook
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OverflowError("integer string conversion")
+
+    monkeypatch.setattr(webhook, "review", broken)
+    status, body = respond(review(pod_body("p", annotations={"LOCAL_REPLICAS": "1"})), None, PolicyOptions())
+    response = decoded(body)
+    assert status == 200 and response["allowed"] is True
+    assert response["patch"] == GATE_PATCH
+    assert any("OverflowError" in w for w in response["warnings"])
+
+
+async def test_a_review_as_big_as_kube_apiserver_sends_is_answered(nats_server: str, tmp_path: Path) -> None:
+    """object and oldObject of ~1.5 MiB each: aiohttp's default 1 MiB limit answered 413, and with
+    failurePolicy Ignore the pod went in without the gate."""
+    args = ["x" * 1000] * 1500
+    pod = pod_body("big", annotations={"LOCAL_REPLICAS": "1"},
+                   containers=[{"name": "app", "image": "nginx", "args": args}])
+    body = msgspec.json.decode(review(pod))
+    body["request"]["oldObject"] = pod
+    raw = msgspec.json.encode(body)
+    assert len(raw) > 2.8 * 2**20  # over twice what aiohttp took by default
+    async with run_service(build_service, nats_url=nats_server, tmp_path=tmp_path) as svc:
+        state = svc.service.state  # type: ignore[attr-defined]
+        response = await post(state.port, raw, state.cert.ca_bundle)
+        assert response["patch"] == GATE_PATCH
