@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import aiohttp
@@ -46,7 +47,9 @@ class Raw:
 
     async def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
                       headers: dict[str, str] | None = None) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
-        data = msgspec.json.encode(body) if body is not None else None
+        encoded = msgspec.json.encode(body) if body is not None else None
+        # aiohttp warns about large raw-bytes bodies; a file-like one is streamed instead
+        data = io.BytesIO(encoded) if encoded is not None and len(encoded) > 1024 * 1024 else encoded
         hdrs = {**self.headers, "Content-Type": content_type, **(headers or {})}
         async with aiohttp.ClientSession() as session, \
                 session.request(method, self.sb.url + path, data=data, headers=hdrs,

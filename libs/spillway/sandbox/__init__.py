@@ -3,7 +3,8 @@
 Use it in-process (`async with Sandbox(SandboxOptions()) as sb:` → `sb.url`, `sb.kubeconfig_path`,
 `sb.store`, `sb.audit`, `sb.token_for(ns, sa)`) or as `spillway sandbox`. Module map: resources
 (kinds), store (semantics, watch history, admission hooks, GC), watch (fan-out), selectors,
-patch, pod_rules, events_view, api (HTTP), subresources (scale, eviction, log proxy), discovery,
+patch, pod_rules, validation + quantity (ObjectMeta rules, canonical quantities),
+events_view, api (HTTP), subresources (scale, eviction, log proxy), discovery,
 tables, rbac (tokens, authorizer, audit), certs, persistence, server, cli.
 
 Cluster behaviour (issue #4; each loop switchable, all off by default in-process, on for
@@ -19,8 +20,11 @@ Deliberately left out (each is either not needed by Spillway/kubectl or document
   `fieldValidation` only; unknown fields are kept, never rejected (no schema validation).
 - Server-side apply field management: apply-patch is create-or-strategic-merge, no
   managedFields, no conflicts, `force` ignored.
-- Validation beyond required fields: pods (containers, names, images), events (involvedObject,
-  eventTime on events.k8s.io), names/generateName; no quantity or DNS-name validation.
+- Validation is partial: required fields of pods and events, ObjectMeta (name rule per kind,
+  generateName, label/annotation syntax, 256 KiB of annotations, workload templates), quantities
+  decoded to their canonical strings (quantity.py, validation.py), the 3 MiB body limit (413) and
+  etcd's 1.5 MiB object limit (500); no schema validation of specs. docs/kubernetes-api.md
+  records the verified rules.
 - Pod update rules cover the allowed-field list; activeDeadlineSeconds may change freely and
   negative terminationGracePeriodSeconds are not special-cased.
 - Binding a deleting pod answers 409 Conflict (the real server's plain error surfaces as 500).

@@ -28,6 +28,9 @@ Obj = dict[str, Any]
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 DEFAULT_WATCH_TIMEOUT = 1800.0
+# kube-apiserver's MaxRequestBodyBytes: twice etcd's 1.5 MiB, as JSON is larger than the
+# protobuf stored (apiserver pkg/server/config.go); a larger body is 413 RequestEntityTooLarge.
+MAX_REQUEST_BODY = 3 * 1024 * 1024
 
 
 def selected_name(verb: str, field_selector: str | None) -> str:
@@ -102,7 +105,10 @@ def verb_for(method: str, target: Target, watch: bool) -> str:
 
 
 async def read_body(request: web.Request, patch: bool = False) -> Any:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise errors.request_entity_too_large(MAX_REQUEST_BODY) from None
     ctype = normalise_content_type(request.headers.get("Content-Type", "application/json") or "application/json")
     if patch:
         if ctype not in PATCH_TYPES:

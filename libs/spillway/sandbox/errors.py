@@ -49,8 +49,9 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         }
+        if self.reason:  # StatusReasonUnknown ("") is omitted, as Go's omitempty does
+            body["reason"] = self.reason
         if details:
             body["details"] = details
         body["code"] = self.code
@@ -87,6 +88,27 @@ def modified_conflict(plural: str, group: str, name: str) -> ApiError:
     return conflict(plural, group, name, why)
 
 
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+               '"': '\\"', "\\": "\\\\"}
+
+
+def go_quote(value: str) -> str:
+    """Go's %q: double-quoted with Go escapes, printable unicode kept as is."""
+    out = []
+    for ch in value:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
 def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
     """causes: (field, reason type e.g. FieldValueRequired, message)."""
     parts = [f"{field}: {msg}" for field, _, msg in causes]
@@ -94,12 +116,23 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
     return ApiError(
         422,
         "Invalid",
-        f'{kind}{"." + group if group else ""} "{name}" is invalid: {joined}',
+        f'{kind}{"." + group if group else ""} {go_quote(name)} is invalid: {joined}',
         name=name,
         group=group,
         kind=kind,
         causes=[{"reason": r, "message": m, "field": f} for f, r, m in causes],
     )
+
+
+def request_entity_too_large(limit: int) -> ApiError:
+    """A request body over the server's limit (apiserver handlers `limitedReadBody`)."""
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
+
+
+def storage_request_too_large() -> ApiError:
+    """etcd refused the write (over --max-request-bytes): kube-apiserver passes etcd's error on
+    as one it does not recognise — 500, reason Unknown (omitted), etcd's own message."""
+    return ApiError(500, "", "etcdserver: request is too large")
 
 
 def bad_request(message: str) -> ApiError:

@@ -37,6 +37,15 @@ def to_events_v1(core: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def core_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """An events.k8s.io/v1 object read back with core/v1 field names (no validation)."""
+    out = {key: event[key] for key in _SHARED if key in event}
+    for old, new in _RENAMES:
+        if new in event:
+            out[old] = event[new]
+    return out
+
+
 def to_core(event: dict[str, Any]) -> dict[str, Any]:
     """Convert an events.k8s.io/v1 body (which must carry eventTime) to the stored core form."""
     name = (event.get("metadata") or {}).get("name", "")

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from spillway.sandbox import events_view, pod_rules
+from spillway.sandbox import events_view, pod_rules, validation
 from spillway.sandbox.resources import ResourceType, resource
 
 Obj = dict[str, Any]
@@ -57,8 +57,11 @@ def prepare_create(rt: ResourceType, obj: Obj, now: float) -> None:
 
 
 
-def validate(rt: ResourceType, obj: Obj) -> None:
-    """Required fields (what clients' models reject when missing)."""
+def validate(rt: ResourceType, obj: Obj, *, creating: bool = False) -> None:
+    """After admission: decode the (possibly mutated) object again, then ObjectMeta rules and
+    required fields (what clients' models reject when missing)."""
+    validation.decode(rt, obj)
+    validation.validate_meta(rt, obj, creating=creating)
     if rt.plural == "pods":
         pod_rules.validate_pod(obj)
     elif rt.bucket == "events":

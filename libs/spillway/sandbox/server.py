@@ -22,7 +22,7 @@ import yaml
 from aiohttp import web
 
 from spillway.sandbox import chaos, discovery, persistence
-from spillway.sandbox.api import ResourceApi, error_response, json_response
+from spillway.sandbox.api import MAX_REQUEST_BODY, ResourceApi, error_response, json_response
 from spillway.sandbox.certs import SandboxPki, ensure_pki
 from spillway.sandbox.controllers import run_workload_controllers
 from spillway.sandbox.errors import ApiError
@@ -34,7 +34,6 @@ from spillway.sandbox.topology import LocalNode, ensure_nodes
 from spillway.sandbox.webhooks import WebhookDispatcher
 
 Controller = Callable[["Sandbox"], Coroutine[Any, Any, None]]
-MAX_BODY = 3 * 1024 * 1024
 
 
 @dataclass
@@ -195,7 +194,7 @@ class Sandbox:
     # ---- the application -------------------------------------------------------------------
 
     def _app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=MAX_REQUEST_BODY)
         r = app.router
         for path in ("/healthz", "/readyz", "/livez"):
             r.add_get(path, self._ok)

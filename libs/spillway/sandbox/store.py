@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from spillway.sandbox import errors, events_view, pod_rules, semantics
+from spillway.sandbox import errors, events_view, pod_rules, semantics, validation
 from spillway.sandbox.errors import ApiError
 from spillway.sandbox.patch import APPLY_PATCH, apply_patch
 from spillway.sandbox.resources import ResourceType, resource
@@ -39,6 +39,10 @@ Obj = dict[str, Any]
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# etcd's default --max-request-bytes: a write whose object is larger fails in etcd, and
+# kube-apiserver answers 500 "etcdserver: request is too large". Measured here on the JSON
+# the sandbox keeps (real servers store protobuf, a little smaller), key included.
+MAX_STORED_BYTES = 1536 * 1024
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -278,13 +282,22 @@ class Store:
             if deps:
                 deps.discard(key)
 
+    @staticmethod
+    def _check_size(rt: ResourceType, obj: Obj) -> None:
+        meta = obj["metadata"]
+        key_size = len(rt.bucket) + len(meta.get("namespace", "")) + len(meta["name"]) + 12  # /registry/…
+        if len(_encode(obj)) + key_size > MAX_STORED_BYTES:
+            raise errors.storage_request_too_large()
+
     def _commit_new(self, rt: ResourceType, obj: Obj) -> Obj:
+        self._check_size(rt, obj)
         _meta(obj)["resourceVersion"] = str(self._next_rv())
         self._put(rt.bucket, obj)
         self._emit(rt.bucket, "ADDED", obj)
         return obj
 
     def _commit_update(self, rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+        self._check_size(rt, obj)
         obj["metadata"]["resourceVersion"] = str(self._next_rv())
         self._put(rt.bucket, obj)
         self._emit(rt.bucket, "MODIFIED", obj, old)
@@ -336,6 +349,7 @@ class Store:
         if rt.group == "events.k8s.io":
             obj = events_view.to_core(obj)
         meta = _meta(obj)
+        validation.decode(rt, obj)
         if rt.namespaced:
             ns = namespace or meta.get("namespace") or "default"
             if meta.get("namespace") and meta["namespace"] != ns:
@@ -353,7 +367,7 @@ class Store:
             meta["name"] = meta["generateName"] + "".join(random.choices(_NAME_CHARS, k=5))
         semantics.prepare_create(rt, obj, self.clock())
         await self._admit(rt, "CREATE", "", obj, None, dry_run, user, warnings)
-        semantics.validate(rt, obj)
+        semantics.validate(rt, obj, creating=True)
         name = meta["name"]
         if name in self._objects.get(rt.bucket, {}).get(meta.get("namespace", ""), {}):
             raise errors.already_exists(rt.plural, rt.group, name)
@@ -386,6 +400,7 @@ class Store:
             if rt.create_on_update and not subresource:
                 return await self.create(key, obj, namespace=ns or None, dry_run=dry_run, user=user, warnings=warnings)
             raise errors.not_found(rt.plural, rt.group, name)
+        validation.decode(rt, obj)
         want_rv = meta.get("resourceVersion")
         if not want_rv and rt.require_rv_on_update:
             raise errors.invalid(rt.kind, rt.group, name, [("metadata.resourceVersion", "FieldValueInvalid",
@@ -450,6 +465,7 @@ class Store:
             if want_rv == old["metadata"]["resourceVersion"]:
                 want_rv = None
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+            validation.decode(rt, patched)
             new = semantics.merge_update(rt, old, patched, subresource)
             await self._admit(rt, "UPDATE", subresource, new, old, dry_run, user, warnings)
             current = self._objects.get(rt.bucket, {}).get(ns, {}).get(name)

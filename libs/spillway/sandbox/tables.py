@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from spillway.sandbox import events_view
+
 Obj = dict[str, Any]
 Column = tuple[str, str, str, int]  # name, type, format, priority
 
@@ -21,9 +23,10 @@ def _age(ts: str | None, now: float) -> str:
     if not ts:
         return "<unknown>"
     try:
-        then = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        parsed = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ" if "." in ts else "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
         return "<unknown>"
+    then = parsed.replace(tzinfo=UTC).timestamp()
     secs = max(int(now - then), 0)
     if secs < 120:
         return f"{secs}s"
@@ -121,6 +124,32 @@ def _namespace_row(ns: Obj, now: float) -> list[Any]:
             _age(ns["metadata"].get("creationTimestamp"), now)]
 
 
+def _event_row(event: Obj, now: float) -> list[Any]:
+    """printEvent with Wide set, as the server always prints (pkg/printers/internalversion).
+    Both Event APIs print the same row: events.k8s.io fields are read back as core ones."""
+    if event.get("apiVersion") == "events.k8s.io/v1":
+        event = events_view.core_fields(event)
+    first = _age(event.get("firstTimestamp"), now) if event.get("firstTimestamp") else _age(
+        event.get("eventTime"), now)
+    last = _age(event.get("lastTimestamp"), now) if event.get("lastTimestamp") else first
+    count = event.get("count") or 0
+    series = event.get("series")
+    if isinstance(series, dict):
+        last = _age(series.get("lastObservedTime"), now)
+        count = series.get("count") or 0
+    elif not count:
+        count = 1  # singleton events of the new API carry no count
+    involved = event.get("involvedObject") or {}
+    kind = str(involved.get("kind") or "").lower()
+    target = f"{kind}/{involved['name']}" if involved.get("name") else kind
+    source = event.get("source") or {}
+    component = source.get("component") or event.get("reportingComponent") or ""
+    instance = source.get("host") or event.get("reportingInstance") or ""
+    return [last, event.get("type") or "", event.get("reason") or "", target, involved.get("fieldPath") or "",
+            f"{component}, {instance}" if instance else component, str(event.get("message") or "").strip(),
+            first, int(count), event["metadata"]["name"]]
+
+
 def _name_age_row(obj: Obj, now: float) -> list[Any]:
     return [obj["metadata"]["name"], _age(obj["metadata"].get("creationTimestamp"), now)]
 
@@ -137,6 +166,10 @@ LAYOUTS: dict[str, tuple[list[Column], Callable[[Obj, float], list[Any]]]] = {
     "deployments": ([_NAME, ("Ready", "string", "", 0), ("Up-to-date", "integer", "", 0),
                      ("Available", "integer", "", 0), _AGE], _deployment_row),
     "namespaces": ([_NAME, ("Status", "string", "", 0), _AGE], _namespace_row),
+    "events": ([("Last Seen", "string", "", 0), ("Type", "string", "", 0), ("Reason", "string", "", 0),
+                ("Object", "string", "", 0), ("Subobject", "string", "", 1), ("Source", "string", "", 1),
+                ("Message", "string", "", 0), ("First Seen", "string", "", 1), ("Count", "string", "", 1),
+                ("Name", "string", "name", 1)], _event_row),
 }
 
 
