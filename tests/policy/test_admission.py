@@ -58,7 +58,8 @@ def test_namespace_from_the_request_when_the_object_has_none() -> None:
     ("annotations", "global_switch", "warnings"),
     [
         pytest.param({"LOCAL_REPLICAS": "-2"}, None, [
-            "pod annotation: LOCAL_REPLICAS='-2' is not a non-negative integer; treated as unset"], id="bad replicas"),
+            "pod annotation: LOCAL_REPLICAS='-2' is not an integer from 0 to 2147483647; treated as unset"],
+            id="bad replicas"),
         pytest.param({**LR, "AUTO_SCALE_EKS": "yes"}, None, [
             "pod annotation: AUTO_SCALE_EKS='yes' is not \"true\" or \"false\"; treated as unset"],
             id="bad workload switch"),
@@ -94,3 +95,57 @@ def test_gate_patch(gates: list[dict[str, str]] | None, after: list[dict[str, st
 
 def test_non_pod_object_is_not_gated() -> None:
     assert not review_object({"spec": {"containers": "nope"}}, None, OPTS).gate
+
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("annotations", "gate", "warned"),
+    [
+        pytest.param({**LR, "eks.tke.cloud.tencent.com/cpu": "Infinity"}, True, "eks.tke.cloud.tencent.com/cpu",
+                     id="cpu Infinity: gated, warned"),
+        pytest.param({**LR, "eks.tke.cloud.tencent.com/cpu": "-Infinity"}, True, "eks.tke.cloud.tencent.com/cpu",
+                     id="cpu -Infinity: gated, warned"),
+        pytest.param({**LR, "eks.tke.cloud.tencent.com/mem": "NaN"}, True, "eks.tke.cloud.tencent.com/mem",
+                     id="mem NaN: gated, warned"),
+        pytest.param({**LR, "eks.tke.cloud.tencent.com/mem": "1e30000000"}, True, None,
+                     id="mem 1e30000000 is a valid (capped) quantity: gated, the size rule refuses it later"),
+        pytest.param({**LR, "eks.tke.cloud.tencent.com/cpu": "1e99999999999"}, True, "eks.tke.cloud.tencent.com/cpu",
+                     id="exponent beyond int32: gated, warned"),
+        pytest.param({**LR, "eks.tke.cloud.tencent.com/cpu": HUGE}, True, "eks.tke.cloud.tencent.com/cpu",
+                     id="5000-digit cpu: gated, warned"),
+        pytest.param({"LOCAL_REPLICAS": HUGE}, False, "LOCAL_REPLICAS", id="5000-digit LOCAL_REPLICAS: unset, warned"),
+        pytest.param({"LOCAL_REPLICAS": "2147483648"}, False, "LOCAL_REPLICAS", id="LOCAL_REPLICAS above int32"),
+        pytest.param({"LOCAL_REPLICAS": "2147483647"}, True, None, id="LOCAL_REPLICAS at int32 max: gated"),
+        pytest.param({**LR, "AUTO_SCALE_EKS": "x" * 70000}, True, "AUTO_SCALE_EKS", id="70000-char switch: warned"),
+    ],
+)
+def test_hostile_annotations_are_bounded_warnings_never_errors(
+    annotations: dict[str, str], gate: bool, warned: str | None
+) -> None:
+    result = review(from_builtins(pod_dict(annotations=annotations), Pod), None, OPTS)
+    assert result.gate is gate
+    assert bool(result.patch) is gate
+    if warned is None:
+        assert result.warnings == []
+    else:
+        assert len(result.warnings) == 1 and warned in result.warnings[0]
+        assert len(result.warnings[0]) < 300  # the value is quoted cut, not whole
+
+
+class FailingNamespaces(frozenset[str]):
+    """An excluded-namespace set whose lookup fails: stands for any bug inside the review."""
+
+    def __contains__(self, item: object) -> bool:
+        raise RuntimeError("namespace lookup failed")
+
+
+def test_an_unexpected_error_is_an_ungated_pod_with_a_warning() -> None:
+    options = PolicyOptions(excluded_namespaces=FailingNamespaces({"kube-system"}))
+    result = review(from_builtins(pod_dict(annotations=LR), Pod), None, options)
+    assert not result.gate and result.patch == []
+    assert result.reason.startswith("InternalError")
+    assert result.warnings == [
+        "InternalError: spillway could not review this pod (RuntimeError: namespace lookup failed); it is not gated"
+    ]

@@ -100,6 +100,8 @@ def test_malformed_global_switch_counts_as_unset_and_warns() -> None:
         pytest.param("03", 3, id="leading zero"),
         pytest.param(" 7 ", 7, id="blanks"),
         pytest.param("100000", 100000, id="large"),
+        pytest.param("2147483647", 2**31 - 1, id="int32 max"),
+        pytest.param("0" * 31 + "5", 5, id="32 characters with leading zeros"),
     ],
 )
 def test_parse_local_replicas_valid(raw: str | None, value: int | None) -> None:
@@ -116,9 +118,22 @@ def test_parse_local_replicas_valid(raw: str | None, value: int | None) -> None:
         pytest.param("+3", id="plus sign"),
         pytest.param("1_000", id="underscore"),
         pytest.param("٣", id="non-ascii digit"),
+        pytest.param("2147483648", id="above int32"),
+        pytest.param("9" * 5000, id="5000 digits"),
+        pytest.param("0" * 32 + "1", id="33 characters"),
+        pytest.param("1e3", id="exponent"),
     ],
 )
 def test_parse_local_replicas_malformed(raw: str) -> None:
     parsed = parse_local_replicas(raw)
     assert parsed.value is None
-    assert parsed.warning is not None and repr(raw) in parsed.warning and "LOCAL_REPLICAS" in parsed.warning
+    assert parsed.warning is not None and "LOCAL_REPLICAS" in parsed.warning
+    assert repr(raw[:40]) in parsed.warning
+    assert len(parsed.warning) < 200  # a hostile value is quoted cut, never whole
+
+
+def test_a_huge_switch_value_is_malformed_and_quoted_cut() -> None:
+    raw = "true" + " " * 70000
+    parsed = parse_switch(raw, "pod annotation")
+    assert parsed.value is None
+    assert parsed.warning is not None and "70004 characters" in parsed.warning and len(parsed.warning) < 200

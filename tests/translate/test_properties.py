@@ -1,5 +1,6 @@
 """Random pods: translation only ever fails with a TranslationError, and every request it makes
-has the API's required fields, a valid Cpu/Memory spec, and survives the real SDK's model."""
+has the API's required fields, a valid Cpu/Memory spec, and survives the real SDK's model.
+Whole hostile pods (tests/model/pod_strategies.py) hold to the same contract."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tencentcloud.tke.v20180525 import models
 from spillway.model.kube import PersistentVolume, from_builtins
 from spillway.model.specs import is_valid_spec
 from spillway.translate import TranslationContext, TranslationError, translate_pod
+from tests.model.pod_strategies import pods as whole_pods
 
 TEXT = st.text(alphabet="ab$()=:/ .-_x1", max_size=12)
 # Mostly valid values, with the occasional bad one, so most pods translate and errors stay covered.
@@ -193,3 +195,23 @@ def test_random_pods_translate_or_fail_cleanly(body: dict[str, Any]) -> None:
     check_request(first.request)
     assert translate_pod(pod, CONTEXT).request == first.request  # deterministic: retries send the same request
     assert "s3cret-value" not in repr(first)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(whole_pods())
+def test_whole_hostile_pods_translate_or_fail_with_a_translation_error(body: dict[str, Any]) -> None:
+    """Whole pods as the API accepts them, with hostile values in every annotation Spillway
+    reads and quantities of every shape: the translation answers a valid request or a
+    TranslationError (one line), never another exception."""
+    from spillway.model.kube import Pod
+
+    pod = from_builtins(body, Pod)
+    try:
+        result = translate_pod(pod, CONTEXT)
+    except TranslationError as exc:
+        event(type(exc).__name__)
+        assert str(exc) and "\n" not in str(exc)
+        return
+    event("translated")
+    assert is_valid_spec(result.request["Cpu"], result.request["Memory"])
+    assert "s3cret-value" not in repr(result)

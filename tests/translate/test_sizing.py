@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from spillway.translate import NotEligible, translate_pod
+from spillway.translate import InvalidPod, NotEligible, translate_pod
 from tests.translate.builders import container, ctx, pod
 
 
@@ -70,3 +70,31 @@ def test_larger_than_largest_spec_is_not_eligible(resources: dict[str, Any]) -> 
 def test_annotation_above_largest_spec_is_not_eligible() -> None:
     with pytest.raises(NotEligible):
         translate_pod(pod(annotations={"eks.tke.cloud.tencent.com/mem": "1024Gi"}), ctx())
+
+
+@pytest.mark.parametrize(
+    "value", ["Infinity", "-Infinity", "NaN", "1e99999999999", "9" * 5000, "-1", "1e"],
+)
+def test_unreadable_size_annotation_warns_and_the_containers_decide(value: str) -> None:
+    the_pod = pod(container(**res("1", "1Gi")), annotations={"eks.tke.cloud.tencent.com/cpu": value})
+    result = translate_pod(the_pod, ctx())
+    assert (result.request["Cpu"], result.request["Memory"]) == (1.0, 1.0)
+    warning = next(w for w in result.warnings if "eks.tke.cloud.tencent.com/cpu" in w)
+    assert len(warning) < 300  # the value is quoted cut
+
+
+@pytest.mark.parametrize("where", ["annotation", "request"])
+def test_a_huge_exponent_is_capped_as_kubernetes_does_so_not_eligible(where: str) -> None:
+    """`1e30000000` is 2^63-1 cores for Kubernetes (it caps), parsed in microseconds, not eligible."""
+    if where == "annotation":
+        the_pod = pod(annotations={"eks.tke.cloud.tencent.com/cpu": "1e30000000"})
+    else:
+        the_pod = pod(container(**res("1e30000000", "1Gi")))
+    with pytest.raises(NotEligible):
+        translate_pod(the_pod, ctx())
+
+
+@pytest.mark.parametrize("value", ["Infinity", "NaN", "1e99999999999", "9" * 5000])
+def test_an_unreadable_container_quantity_is_an_invalid_pod(value: str) -> None:
+    with pytest.raises(InvalidPod, match="container resources"):
+        translate_pod(pod(container(**res(value, "1Gi"))), ctx())

@@ -6,8 +6,9 @@ One table serves the translation (pod → smallest spec that fits), the policy's
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 # CPU cores → the memory sizes (GiB) allowed with it. Ranges are integer steps.
@@ -74,40 +75,104 @@ def smallest_fitting_spec(cpu: Fraction, memory_gib: Fraction) -> InstanceSpec |
 
 
 # ---- quantities ---------------------------------------------------------------------------
+#
+# Kubernetes' grammar (k8s.io/apimachinery resource.Quantity):
+#   <quantity>     ::= <signedNumber><suffix>
+#   <signedNumber> ::= <number> | <sign><number>          <sign> ::= "+" | "-"
+#   <number>       ::= <digits> | <digits>.<digits> | <digits>. | .<digits>
+#   <suffix>       ::= <binarySI> | <decimalExponent> | <decimalSI>
+#   <binarySI>     ::= Ki | Mi | Gi | Ti | Pi | Ei
+#   <decimalSI>    ::= n | u | m | "" | k | M | G | T | P | E
+#   <decimalExponent> ::= "e" <signedInteger> | "E" <signedInteger>   (an int32, as kube parses it)
+# Kubernetes rounds any non-zero value up to a multiple of 1n and caps it at 2^63-1; so do we.
+# The text is at most QUANTITY_MAX_LENGTH characters and the value is bounded before any big
+# number is built, so a hostile value ("1e30000000") costs microseconds, not a 10^30000000 integer.
 
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": Fraction(1),
-            "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-            "P": Fraction(10**15), "E": Fraction(10**18)}
+QUANTITY_MAX_LENGTH = 64
+"""Longer texts are refused. Canonical quantities (what kube-apiserver stores) are ≤ 30 characters."""
+QUANTITY_MAX = Fraction(2**63 - 1)
+"""kube's cap: larger values parse as this."""
+QUANTITY_RESOLUTION = Fraction(1, 10**9)
+"""kube's finest step (1n): non-zero values are rounded up to a multiple of it."""
+_INT32 = (-(2**31), 2**31 - 1)
+
+_QUANTITY = re.compile(
+    r"(?P<sign>[+-]?)(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?"
+    r"(?:(?P<binary>[KMGTPE]i)|[eE](?P<exponent>[+-]?[0-9]+)|(?P<decimal>[numkMGTPE]))?"
+)
+_BINARY_EXPONENT = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_DECIMAL_EXPONENT = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_MAX_DIGITS = len(str(2**63 - 1))  # 19: a value with more integer digits is above the cap
 
 
 class QuantityError(ValueError):
-    """A string that is not a Kubernetes resource quantity."""
+    """A value that is not a non-negative Kubernetes resource quantity."""
+
+
+def show_value(raw: object, limit: int = 40) -> str:
+    """repr() of a user's value, cut to `limit` characters so a hostile value cannot flood a
+    warning, an event or a log line."""
+    text = raw if isinstance(raw, str) else str(type(raw).__name__)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
 
 
 def parse_quantity(text: str | int | float) -> Fraction:
-    """Parse a Kubernetes quantity ("250m", "1.5", "512Mi", "1e3") exactly."""
-    if isinstance(text, int | float):
-        return Fraction(text)
-    s = text.strip()
-    if not s:
-        raise QuantityError("empty quantity")
-    for suffix, mult in _BINARY.items():
-        if s.endswith(suffix):
-            return _number(s[: -len(suffix)], text) * mult
-    if s[-1] in _DECIMAL and s[-1] != "" and not s[-1].isdigit():
-        return _number(s[:-1], text) * _DECIMAL[s[-1]]
-    return _number(s, text)
+    """Parse a non-negative Kubernetes quantity ("250m", "1.5", "512Mi", "1e3") exactly, with
+    kube's rounding (up to 1n) and cap (2^63-1). Raises QuantityError for anything else:
+    negative values, Infinity/NaN, texts longer than QUANTITY_MAX_LENGTH, exponents beyond int32."""
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise QuantityError(f"invalid quantity: a {type(text).__name__}, not a string")
+    if isinstance(text, int):
+        if text < 0:
+            raise QuantityError("negative quantity")
+        return QUANTITY_MAX if text > QUANTITY_MAX else Fraction(text)
+    if isinstance(text, float):
+        if not math.isfinite(text):
+            raise QuantityError(f"invalid quantity {text!r}")
+        text = repr(text)  # "1e+300", "0.5": both in the grammar
+    if len(text) > QUANTITY_MAX_LENGTH:
+        raise QuantityError(f"invalid quantity {show_value(text)}: longer than {QUANTITY_MAX_LENGTH} characters")
+    s = text.strip()  # kube's JSON decoding trims blanks too
+    match = _QUANTITY.fullmatch(s)
+    if match is None or not (match["int"] or match["frac"]):
+        raise QuantityError(f"invalid quantity {show_value(text)}")
+    return _bounded_value(match, text)
 
 
-def _number(s: str, original: str) -> Fraction:
-    try:
-        value = Fraction(Decimal(s))
-    except (InvalidOperation, ValueError):
-        raise QuantityError(f"invalid quantity {original!r}") from None
-    if value < 0:
-        raise QuantityError(f"negative quantity {original!r}")
-    return value
+def _bounded_value(match: re.Match[str], text: str) -> Fraction:
+    frac = match["frac"] or ""
+    mantissa = int((match["int"] or "") + frac or "0")  # ≤ QUANTITY_MAX_LENGTH digits
+    if match["exponent"] is not None:
+        exponent = int(match["exponent"])
+        if not _INT32[0] <= exponent <= _INT32[1]:
+            raise QuantityError(f"invalid quantity {show_value(text)}: exponent beyond int32")
+    else:
+        exponent = _DECIMAL_EXPONENT[match["decimal"] or ""]
+    if mantissa == 0:
+        return Fraction(0)
+    if match["sign"] == "-":
+        raise QuantityError(f"negative quantity {show_value(text)}")
+    if match["binary"]:
+        value = Fraction(mantissa * 2 ** _BINARY_EXPONENT[match["binary"]], 10 ** len(frac))
+        return _kube_rounding(value)
+    scale = exponent - len(frac)  # value = mantissa * 10^scale
+    magnitude = len(str(mantissa)) + scale  # 10^(magnitude-1) ≤ value < 10^magnitude
+    if magnitude > _MAX_DIGITS:
+        return QUANTITY_MAX
+    if magnitude <= -9:
+        return QUANTITY_RESOLUTION  # below 1n: kube rounds it up to 1n
+    value = Fraction(mantissa * 10**scale) if scale >= 0 else Fraction(mantissa, 10**-scale)
+    return _kube_rounding(value)
+
+
+def _kube_rounding(value: Fraction) -> Fraction:
+    """Round up to a multiple of 1n and cap at 2^63-1, as kube does."""
+    if value >= QUANTITY_MAX:
+        return QUANTITY_MAX
+    nanos = math.ceil(value / QUANTITY_RESOLUTION)
+    return nanos * QUANTITY_RESOLUTION
 
 
 def cpu_cores(text: str | int | float) -> Fraction:

@@ -31,11 +31,32 @@ class AdmissionResult:
     reason: str = ""
 
 
+INTERNAL_ERROR = "InternalError"
+INTERNAL_ERROR_DETAIL_LIMIT = 200
+
+
 def review(pod: Pod, global_switch: str | None, options: PolicyOptions, *, namespace: str = "") -> AdmissionResult:
     """Gate when all hold: the switch table allows bursting, LOCAL_REPLICAS is a valid
-    non-negative integer, spec.nodeName is empty, the namespace is not excluded, and no owner is
+    integer (0 to 2^31-1), spec.nodeName is empty, the namespace is not excluded, and no owner is
     a DaemonSet. `namespace` is the AdmissionReview request's namespace, used when the object
-    has none yet (pods created through a controller often do not)."""
+    has none yet (pods created through a controller often do not).
+
+    Never raises: a malformed annotation is a warning (the pod is still gated when the rest
+    says so); an unexpected error is an ungated pod plus a warning naming `InternalError`, so
+    the webhook never answers 500 and the pod keeps the normal path (it still bursts when it is
+    unschedulable)."""
+    try:
+        return _review(pod, global_switch, options, namespace)
+    except Exception as exc:  # the admission policy's one catch-all, see above
+        try:
+            detail = str(exc)[:INTERNAL_ERROR_DETAIL_LIMIT]
+        except Exception:  # an exception whose __str__ raises still gets its type named
+            detail = ""
+        what = f"{INTERNAL_ERROR}: spillway could not review this pod ({type(exc).__name__}: {detail})"
+        return AdmissionResult(False, [f"{what}; it is not gated"], reason=what)
+
+
+def _review(pod: Pod, global_switch: str | None, options: PolicyOptions, namespace: str) -> AdmissionResult:
     warnings: list[str] = []
     switch, switch_warnings = evaluate_switches(global_switch, pod.metadata.annotations, options.switch_precedence)
     warnings.extend(switch_warnings)

@@ -40,6 +40,10 @@ class DecisionReason(StrEnum):
     LOCAL_REPLICAS_BELOW_QUOTA = "LocalReplicasBelowQuota"
     LOCAL_QUOTA_REACHED = "LocalQuotaReached"
     UNSCHEDULABLE_LOCALLY = "UnschedulableLocally"
+    INTERNAL_ERROR = "InternalError"
+    CLOUD_PATCH_REFUSED = "CloudPatchRefused"
+    GATE_LIFT_REFUSED = "GateLiftRefused"
+    OWED_BIND_REFUSED = "OwedBindRefused"
 
 
 class EventReason(StrEnum):
@@ -48,6 +52,7 @@ class EventReason(StrEnum):
     KEPT_LOCAL = "KeptLocal"
     BURST_TO_CLOUD = "BurstToCloud"
     MALFORMED_ANNOTATION = "MalformedAnnotation"
+    UNMANAGED_SUPER_NODE = "UnmanagedSuperNode"
 
 
 EventType = Literal["Normal", "Warning"]

@@ -65,8 +65,12 @@ _INT = re.compile(r"[+-]?[0-9]+")
 
 
 def _as_int(text: str) -> int | None:
-    """Go's strconv.ParseInt(text, 10, 64) accepts an optional sign and decimal digits only."""
-    return int(text) if _INT.fullmatch(text) else None
+    """Go's strconv.ParseInt(text, 10, 64): an optional sign and decimal digits, within int64
+    (a longer text is refused before any conversion, so it costs nothing)."""
+    if len(text) > 64 or not _INT.fullmatch(text):
+        return None
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else None
 
 
 def requirement_matches(req: NodeSelectorRequirement, labels: Mapping[str, str]) -> bool:

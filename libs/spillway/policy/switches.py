@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from spillway.model.kube import ANNOTATION_AUTO_SCALE, ANNOTATION_LOCAL_REPLICAS, EKS_CONFIG_NAME, EKS_CONFIG_NAMESPACE
+from spillway.model.specs import show_value
 from spillway.policy.options import SwitchPrecedence
 
 
@@ -44,6 +45,10 @@ class SwitchVerdict:
     workload_value: bool | None
 
 
+SWITCH_MAX_LENGTH = 64
+"""A longer switch value is malformed without being read: no value of that size means "true"."""
+
+
 def parse_switch(raw: str | None, where: str) -> ParsedSwitch:
     """Parse an AUTO_SCALE_EKS value ("true"/"false", any case, surrounding blanks ignored).
 
@@ -52,12 +57,14 @@ def parse_switch(raw: str | None, where: str) -> ParsedSwitch:
     """
     if raw is None:
         return ParsedSwitch(None)
-    text = raw.strip().lower()
+    text = raw.strip().lower() if len(raw) <= SWITCH_MAX_LENGTH else ""
     if text == "true":
         return ParsedSwitch(True)
     if text == "false":
         return ParsedSwitch(False)
-    return ParsedSwitch(None, f'{where}: {ANNOTATION_AUTO_SCALE}={raw!r} is not "true" or "false"; treated as unset')
+    return ParsedSwitch(
+        None, f'{where}: {ANNOTATION_AUTO_SCALE}={show_value(raw)} is not "true" or "false"; treated as unset'
+    )
 
 
 GLOBAL_SWITCH_SOURCE = f"ConfigMap {EKS_CONFIG_NAMESPACE}/{EKS_CONFIG_NAME}"
@@ -109,6 +116,10 @@ def evaluate_switches(
 # ---- LOCAL_REPLICAS -----------------------------------------------------------------------
 
 _NON_NEGATIVE_INT = re.compile(r"[0-9]+")
+LOCAL_REPLICAS_MAX = 2**31 - 1
+"""The largest quota: a workload's replica count is an int32 in Kubernetes."""
+LOCAL_REPLICAS_MAX_LENGTH = 32
+"""A longer text is malformed without being read (blanks and leading zeros included)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +131,16 @@ class ParsedLocalReplicas:
 
 
 def parse_local_replicas(raw: str | None) -> ParsedLocalReplicas:
-    """A non-negative decimal integer (surrounding blanks ignored); anything else is unset plus
-    a warning naming the value. None (annotation absent) is unset without a warning."""
+    """A decimal integer from 0 to LOCAL_REPLICAS_MAX in ASCII digits (surrounding blanks
+    ignored, at most LOCAL_REPLICAS_MAX_LENGTH characters); anything else is unset plus a
+    warning naming the value. None (annotation absent) is unset without a warning."""
     if raw is None:
         return ParsedLocalReplicas(None)
-    text = raw.strip()
-    if _NON_NEGATIVE_INT.fullmatch(text):
+    text = raw.strip() if len(raw) <= LOCAL_REPLICAS_MAX_LENGTH else ""
+    if _NON_NEGATIVE_INT.fullmatch(text) and int(text) <= LOCAL_REPLICAS_MAX:
         return ParsedLocalReplicas(int(text))
     return ParsedLocalReplicas(
-        None, f"pod annotation: {ANNOTATION_LOCAL_REPLICAS}={raw!r} is not a non-negative integer; treated as unset"
+        None,
+        f"pod annotation: {ANNOTATION_LOCAL_REPLICAS}={show_value(raw)} is not an integer from 0 to "
+        f"{LOCAL_REPLICAS_MAX}; treated as unset",
     )

@@ -12,7 +12,8 @@ from spillway.policy.status import Code, RuleResult, allowed
 NAME = "sysctl-port-range"
 REASON = "SysctlPortRangeConflict"
 SYSCTL = "net.ipv4.ip_local_port_range"
-_RANGE = re.compile(r"\s*([0-9]+)\s+([0-9]+)\s*")
+_RANGE = re.compile(r"\s*([0-9]{1,20})\s+([0-9]{1,20})\s*")
+"""Bounded digit counts: a port needs 5, and a 5,000-digit value must not reach int()."""
 
 
 def message(value: str, reserved: tuple[int, int]) -> str:
