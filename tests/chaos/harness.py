@@ -329,3 +329,82 @@ async def inject_poison(nats_url: str) -> None:
 
 def unexpected_letters(letters: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [letter for letter in letters if letter.get("payload") != POISON.decode()]
+
+
+# ---- helpers of the corpus, poison and fault tests (any namespace, any kind) ---------------------
+
+PLURALS = {
+    "Pod": ("v1", "pods"), "PersistentVolumeClaim": ("v1", "persistentvolumeclaims"),
+    "PersistentVolume": ("v1", "persistentvolumes"), "ConfigMap": ("v1", "configmaps"),
+    "Secret": ("v1", "secrets"), "Service": ("v1", "services"), "ServiceAccount": ("v1", "serviceaccounts"),
+    "Node": ("v1", "nodes"), "Namespace": ("v1", "namespaces"),
+    "Deployment": ("apps/v1", "deployments"), "ReplicaSet": ("apps/v1", "replicasets"),
+    "StatefulSet": ("apps/v1", "statefulsets"), "DaemonSet": ("apps/v1", "daemonsets"),
+    "Job": ("batch/v1", "jobs"), "StorageClass": ("storage.k8s.io/v1", "storageclasses"),
+}
+CLUSTER_SCOPED = {"PersistentVolume", "Node", "Namespace", "StorageClass"}
+
+
+async def create_object(kube: KubeClient, obj: dict[str, Any], namespace: str = NS) -> dict[str, Any]:
+    """POST one object of a kind in PLURALS (raises the API's KubeError when it is refused)."""
+    group_version, plural = PLURALS[obj["kind"]]
+    scope = None if obj["kind"] in CLUSTER_SCOPED else namespace
+    created: dict[str, Any] = await kube.request("POST", collection_path(group_version, plural, scope), body=obj)
+    return created
+
+
+async def pods_in(kube: KubeClient, namespace: str, selector: str = "") -> list[dict[str, Any]]:
+    params = {"labelSelector": selector} if selector else {}
+    raw = await kube.get_as(collection_path("v1", "pods", namespace), dict[str, Any], **params)
+    items: list[dict[str, Any]] = raw.get("items", [])
+    return items
+
+
+async def events_in(kube: KubeClient, namespace: str) -> list[dict[str, Any]]:
+    raw = await kube.get_as(collection_path("v1", "events", namespace), dict[str, Any])
+    items: list[dict[str, Any]] = raw.get("items", [])
+    return items
+
+
+async def decision_json(nats_url: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """What `spillway explain NAMESPACE/POD --json` prints (the same read, in-process), or None."""
+    from spillway.cli.explain import fetch
+
+    try:
+        record = await fetch(nats_url, namespace, name)
+    except ValueError:  # a name no decision can be kept under (`spillway explain` exits 2)
+        return None
+    if record is None:
+        return None
+    decoded: dict[str, Any] = json.loads(messages.encode(record))
+    return decoded
+
+
+def explain_cli(nats_url: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """`spillway explain NAMESPACE/POD --json` as a user runs it (a subprocess); None on exit 1."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "spillway.cli", "explain", f"{namespace}/{name}", "--json",
+                           "--nats", nats_url], capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        return None
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def supervised_restarts(stack: LocalStack) -> dict[str, int]:
+    """Children the stack had to start again on its own (a crash), with their count."""
+    return {name: count for name, count in stack.restarts().items() if count}
+
+
+def log_evidence(stack: LocalStack, pattern: str = "Traceback|Error|error|exited|restarting",
+                 lines: int = 8) -> str:
+    """The last matching lines of every log of the stack, for an assertion message."""
+    import re
+
+    found: list[str] = []
+    for path in sorted(stack.logs_dir.glob("*.log")):
+        hits = [line for line in path.read_text(errors="replace").splitlines() if re.search(pattern, line)]
+        found += [f"{path.stem}: {line[:300]}" for line in hits[-lines:]]
+    return "\n".join(found)

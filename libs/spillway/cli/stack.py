@@ -6,6 +6,13 @@ Serverless emulator and every service, each service its own OS process (DESIGN Â
 PATH; each one dies with its parent (PR_SET_PDEATHSIG) and `stop()` terminates every child, so
 no process is ever left behind. Their output goes to `<state-dir>/logs/<name>.log`.
 
+The stack supervises its children as a kubelet does its containers: a child that exits on its
+own is started again after a back-off (1 s, doubling to 30 s, reset once it ran for a minute)
+and one line says so (`placement exited with status 1; restarting (attempt 2)`); a NATS server
+that dies is started again on the same port and store. A crash loop stays visible instead of
+leaving a stack that looks up but decides nothing. `kill()`/`stop()` are deliberate and never
+undone by the supervisor; `restarts()` counts the supervised restarts per child.
+
 With `StackOptions(rbac=True)` the sandbox authorises every call (`--rbac`, HTTPS) and each
 service runs on its own ServiceAccount token, bound to the roles in `k8s/base` (`stack_rbac`):
 its own kubeconfig and config file under `<state-dir>/services/<name>/`. `stack.kubeconfig`
@@ -31,7 +38,13 @@ import aiohttp
 import yaml
 
 from spillway.cli import stack_rbac
-from spillway.natsserver import NatsServer, free_port
+from spillway.natsserver import NatsServer, NatsServerError, free_port
+
+BACKOFF_FIRST_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 30.0
+BACKOFF_RESET_AFTER_SECONDS = 60.0
+"""A child that ran this long before exiting starts again after the first back-off."""
+NATS_POLL_SECONDS = 0.5
 
 SERVICES = ("watcher", "placement", "cloud-provisioner", "node-status", "admission")
 DEMO_SUBNETS = (("subnet-0a1b2c3d", "ap-guangzhou-3"), ("subnet-4e5f6a7b", "ap-guangzhou-4"))
@@ -57,10 +70,30 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)
     process: asyncio.subprocess.Process | None = None
     log: IO[bytes] | None = None
+    supervised: bool = False
+    """Started again when it exits; False while it is stopped or killed on purpose."""
+    restarts: int = 0
+    """How many times the supervisor started it again after it exited on its own."""
+    started_at: float = 0.0
 
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
+
+
+def backoff_seconds(failures: int) -> float:
+    """The wait before restart number `failures` + 1 of a crash loop (kubelet's shape, shorter)."""
+    return min(BACKOFF_FIRST_SECONDS * float(1 << min(failures, 16)), BACKOFF_CAP_SECONDS)
+
+
+def describe_exit(returncode: int) -> str:
+    """`exited with status 1`, or `exited with signal SIGKILL` for a child a signal ended."""
+    if returncode < 0:
+        try:
+            return f"exited with signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"exited with signal {-returncode}"
+    return f"exited with status {returncode}"
 
 
 @dataclass
@@ -107,6 +140,10 @@ class LocalStack:
         self.kubelet_port = free_port()
         self._secret_key = secrets.token_urlsafe(24)
         self.otlp_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+        self.nats_restarts = 0
+        self._nats_started_at = 0.0
+        self._stopping = False
+        self._supervisors: dict[str, asyncio.Task[None]] = {}
 
     # ---- addresses -------------------------------------------------------------------------
 
@@ -146,6 +183,8 @@ class LocalStack:
         self.progress("starting NATS (JetStream)")
         self.nats = NatsServer(store_dir=str(self.state_dir / "nats"), log_file=str(self.logs_dir / "nats.log"))
         await self.nats.astart()
+        self._nats_started_at = time.monotonic()
+        self._supervisors["nats"] = asyncio.create_task(self._supervise_nats(), name="supervise nats")
         if self.options.rbac:
             stack_rbac.write_tokens(self.tokens_dir, self.options.services)
         self.progress("starting the Kubernetes sandbox and the TKE Serverless emulator")
@@ -261,6 +300,14 @@ class LocalStack:
     async def stop(self, grace: float = 10.0) -> None:
         """Services first (they drain against a live API, cloud and bus), then the sandbox and
         the emulator, then NATS; whatever ignores SIGTERM for `grace` seconds is killed."""
+        self._stopping = True
+        for child in self.children.values():
+            child.supervised = False
+        supervisors = list(self._supervisors.values())
+        self._supervisors.clear()
+        for task in supervisors:
+            task.cancel()
+        await asyncio.gather(*supervisors, return_exceptions=True)
         services = [c for name, c in self.children.items() if name in SERVICES]
         tools = [c for name, c in self.children.items() if name not in SERVICES]
         for group in (services, tools):
@@ -272,6 +319,7 @@ class LocalStack:
             await self.nats.astop()
 
     async def _terminate(self, child: Child, grace: float) -> None:
+        child.supervised = False
         process = child.process
         if process is None or process.returncode is not None:
             return
@@ -286,33 +334,125 @@ class LocalStack:
             await process.wait()
 
     async def kill(self, name: str) -> None:
-        """kill -9 one child (chaos tests), leaving it dead until `restart(name)`."""
+        """kill -9 one child (chaos tests), leaving it dead until `restart(name)`: the
+        supervisor does not start a child killed on purpose."""
         child = self.children[name]
+        child.supervised = False
         if child.process is not None and child.process.returncode is None:
             child.process.kill()
             await child.process.wait()
 
     async def restart(self, name: str) -> None:
-        """Start a child again with the same arguments and wait until it is ready."""
+        """Start a child again with the same arguments and wait until it is ready (a restart
+        by hand: not counted in `restarts()`)."""
         child = self.children[name]
+        child.supervised = False
+        supervisor = self._supervisors.pop(name, None)
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
         if child.process is not None and child.process.returncode is None:
             await self._terminate(child, 10.0)
         if child.log:
             child.log.close()
-        await self._start(Child(child.name, child.argv, child.ready_url, child.env))
+        again = Child(child.name, child.argv, child.ready_url, child.env, restarts=child.restarts)
+        await self._start(again)
+
+    def restarts(self) -> dict[str, int]:
+        """Supervised restarts per child (and `nats`) since the stack started; restarts by hand
+        (`restart()`) are not counted."""
+        counts = {name: child.restarts for name, child in self.children.items()}
+        counts["nats"] = self.nats_restarts
+        return counts
 
     async def _start(self, child: Child) -> None:
         self.children[child.name] = child
         child.log = open(self.logs_dir / f"{child.name}.log", "ab")  # noqa: SIM115, ASYNC230 - tiny, closed in stop()
+        await self._spawn(child)
+        await self._wait_ready(child)
+        if not self._stopping:
+            child.supervised = True
+            self._supervisors[child.name] = asyncio.create_task(self._supervise(child), name=f"supervise {child.name}")
+
+    async def _spawn(self, child: Child) -> None:
         env = os.environ | {"PYTHONUNBUFFERED": "1"} | self.options.extra_env | child.env
         if self.otlp_endpoint:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
+        child.started_at = time.monotonic()
         child.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "spillway.cli", *child.argv,
             stdout=child.log, stderr=child.log, stdin=asyncio.subprocess.DEVNULL, env=env,
             preexec_fn=_die_with_parent,
         )
-        await self._wait_ready(child)
+
+    async def _supervise(self, child: Child) -> None:
+        """Wait for the child to exit; unless that was on purpose, start it again after the
+        back-off and say so, for as long as the stack runs."""
+        failures = 0
+        while True:
+            process = child.process
+            assert process is not None
+            returncode = await process.wait()
+            if not child.supervised or self._stopping or child.process is not process:
+                return
+            if time.monotonic() - child.started_at >= BACKOFF_RESET_AFTER_SECONDS:
+                failures = 0
+            delay = backoff_seconds(failures)
+            failures += 1
+            child.restarts += 1
+            line = f"{child.name} {describe_exit(returncode)}; restarting (attempt {child.restarts + 1})"
+            self.progress(line)
+            self._note_in_log(child, f"{line} in {delay:.0f} s")
+            await asyncio.sleep(delay)
+            if not child.supervised or self._stopping:
+                return
+            spawning = asyncio.ensure_future(self._spawn(child))
+            try:
+                await asyncio.shield(spawning)
+            except asyncio.CancelledError:
+                await spawning  # the new process is recorded on the child, so stop() ends it too
+                raise
+            try:
+                await self._wait_ready(child)
+            except StackError as exc:  # it will exit again (restarted) or stays up unready: both visible
+                self.progress(f"{child.name} is not ready after restarting: {exc}")
+
+    def _note_in_log(self, child: Child, line: str) -> None:
+        if child.log is not None and not child.log.closed:
+            with contextlib.suppress(OSError):
+                child.log.write(f"spillway up: {line}\n".encode())
+                child.log.flush()
+
+    async def _supervise_nats(self) -> None:
+        """Start a NATS server that died again, on the same port and store (its streams and
+        buckets survive). A server stopped on purpose (`nats.stop()`) is left alone."""
+        failures = 0
+        while not self._stopping:
+            await asyncio.sleep(NATS_POLL_SECONDS)
+            server = self.nats
+            if server is None:
+                return
+            before, running, after = server.pid, server.running, server.pid
+            if before is None or after != before or running:
+                continue  # stopped on purpose (pid cleared), or alive
+            if time.monotonic() - self._nats_started_at >= BACKOFF_RESET_AFTER_SECONDS:
+                failures = 0
+            await server.astop()  # reaps the dead process; the store stays
+            while not self._stopping:
+                delay = backoff_seconds(failures)
+                failures += 1
+                self.nats_restarts += 1
+                self.progress(f"nats exited; restarting on {server.url} with its store "
+                              f"(attempt {self.nats_restarts + 1})")
+                await asyncio.sleep(delay)
+                if self._stopping:
+                    return
+                self._nats_started_at = time.monotonic()
+                try:
+                    await server.astart()
+                    break
+                except NatsServerError as exc:
+                    self.progress(f"nats did not come back: {exc}")
 
     async def _wait_ready(self, child: Child) -> None:
         deadline = time.monotonic() + self.options.ready_timeout
