@@ -36,9 +36,9 @@ INTERNAL_ERROR_DETAIL_LIMIT = 200
 
 
 def review(pod: Pod, global_switch: str | None, options: PolicyOptions, *, namespace: str = "") -> AdmissionResult:
-    """Gate when all hold: the switch table allows bursting, LOCAL_REPLICAS is a valid
-    integer (0 to 2^31-1), spec.nodeName is empty, the namespace is not excluded, and no owner is
-    a DaemonSet. `namespace` is the AdmissionReview request's namespace, used when the object
+    """Gate when all hold: the switch table allows bursting, LOCAL_REPLICAS is present (a
+    malformed value too, so placement records the refusal), spec.nodeName is empty, the
+    namespace is not excluded, and no owner is a DaemonSet. `namespace` is the AdmissionReview request's namespace, used when the object
     has none yet (pods created through a controller often do not).
 
     Never raises: a malformed annotation is a warning (the pod is still gated when the rest
@@ -70,7 +70,10 @@ def _review(pod: Pod, global_switch: str | None, options: PolicyOptions, namespa
     ns = pod.metadata.namespace or namespace
     if not switch.allowed:
         return AdmissionResult(False, warnings, reason=f"{switch.reason}: {switch.message}")
-    if quota.value is None:
+    # A malformed value is gated all the same: placement then keeps the pod local and records
+    # why (a MalformedAnnotation Warning event and a decision record), which an admission
+    # warning alone, seen only by the client that created the pod, does not.
+    if quota.value is None and quota.warning is None:
         return AdmissionResult(False, warnings, reason=f"{ANNOTATION_LOCAL_REPLICAS} unset")
     if pod.spec.node_name:
         return AdmissionResult(False, warnings, reason="already bound to a node")

@@ -54,7 +54,7 @@ CASES = [
     ("excluded-namespace", None, {"LOCAL_REPLICAS": "2"}, "kube-system", {}, False, ""),
     ("already-bound", None, {"LOCAL_REPLICAS": "2"}, "default", {"nodeName": "n1"}, False, ""),
     ("daemonset", None, {"LOCAL_REPLICAS": "2"}, "default", {"owner": ("DaemonSet", "agent")}, False, ""),
-    ("malformed-local-replicas", None, {"LOCAL_REPLICAS": "two"}, "default", {}, False, "LOCAL_REPLICAS"),
+    ("malformed-local-replicas", None, {"LOCAL_REPLICAS": "two"}, "default", {}, True, "LOCAL_REPLICAS"),
     ("malformed-switch", None, {"LOCAL_REPLICAS": "1", "AUTO_SCALE_EKS": "yes"}, "default", {}, True,
      "AUTO_SCALE_EKS"),
     ("malformed-cpu", None, {"eks.tke.cloud.tencent.com/cpu": "lots"}, "default", {}, False, "cpu"),
