@@ -131,13 +131,15 @@ class Provisioner:
         if failure.zone:
             await self._cool_down(failure)
         await self._event(pod, "Warning", failure.event_reason, message)
-        await self.fail_pod(pod, failure.pod_reason, message)
-        INSTANCES_FAILED.labels(failure.pod_reason).inc()
+        # published before the pod is failed: placement backs the workload off before its
+        # controller's replacement pod reaches it, instead of bursting that one into the same wall
         await self.bus.publish(m.InstanceEvent(
             namespace=pod.metadata.namespace, name=pod.metadata.name, uid=pod.metadata.uid, status="failed",
             eks_ci_name=name, node=node, reason=failure.pod_reason, observed_at=self.clock(),
             request_id=(exc.request_id or "") if isinstance(exc, CloudError) else "",
         ), msg_id=f"{pod.metadata.uid}:failed")
+        await self.fail_pod(pod, failure.pod_reason, message)
+        INSTANCES_FAILED.labels(failure.pod_reason).inc()
 
     async def _cool_down(self, failure: Failure) -> None:
         assert failure.zone is not None

@@ -8,7 +8,15 @@ dropped once the view shows the result (gate gone for local, nodeName for cloud)
 
 Guards make redelivery harmless: a pod already bound, terminating, deleted, no longer gated or no
 longer unschedulable, or already decided and in flight, is skipped. A 422 on the patch means the
-view was stale (its `test` ops failed): re-read the pod and decide again.
+view was stale (its `test` ops failed): re-read the pod and decide again. Any other refusal of the
+cloud patch (a webhook's 403, a 400, a 5xx after retries) falls back to local: a gated pod is
+never left gated because the API refused the toleration or the affinity.
+
+Trust: only the super nodes of the configured subnets are candidates (another product's `eklet`
+node gets one Warning, and so does each pod bound to it). A bind a dead leader owed is finished
+only for a pod carrying Spillway's own record of it (`spillway.io/cloud-bind` with the pod's uid),
+and only when deciding the pod again still sends it to that node. A workload whose cloud pods
+keep failing is backed off (`services.placement.backoff`), with one Warning on the workload.
 
 API writes per pod: one JSON patch, one binding (cloud), one Event.
 """
@@ -16,6 +24,7 @@ API writes per pod: one JSON patch, one binding (cloud), one Event.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -25,17 +34,21 @@ from typing import Literal
 import msgspec
 from opentelemetry import trace
 
-from services.placement.record import decision_record, span_attributes
+from services.placement.backoff import WorkloadBackoffs
+from services.placement.record import OUTCOMES, decision_record, span_attributes
 from services.placement.view import ClusterView
 from spillway.bus import Bus, TemporaryError
 from spillway.kube import Invalid, KubeClient, KubeError, NotFound, pod_path
 from spillway.kube.client import JSON_PATCH
 from spillway.kube.events import EventRecorder, ObjectRef
 from spillway.model import messages as m
-from spillway.model.kube import PLACEMENT_GATE, SUPER_NODE_TAINT_KEY, Pod, decode_pod
+from spillway.model.kube import PLACEMENT_GATE, SUPER_NODE_TAINT_KEY, Node, Pod, decode_pod
 from spillway.policy import (
     Decision,
+    DecisionReason,
+    EventReason,
     Outcome,
+    PlacementEvent,
     PlacementInput,
     PolicyOptions,
     SuperNodeState,
@@ -44,16 +57,38 @@ from spillway.policy import (
     decide,
     local_patch,
 )
+from spillway.policy.decision import one_line
+from spillway.policy.nodes import foreign_super_nodes, is_managed_super_node
+from spillway.policy.patches import JsonPatch, owed_bind_node
+from spillway.policy.rules.backoff import REASON as CLOUD_FAILURE_BACKOFF
+from spillway.policy.workload import BARE_POD, JOB, WorkloadKey
 from spillway.telemetry import get_tracer, pod_trace_context
 
 log = logging.getLogger("spillway.placement")
 InFlight = Literal["local", "cloud"]
 STALE_RETRIES = 3
 BIND_RETRIES = 3
+PATCH_RETRIES = 3
+API_ANSWER_LIMIT = 300
+"""Characters of an API refusal quoted in an event: enough to act on, never a flood."""
+APPS_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
 
 
-class _PodList(msgspec.Struct):
-    items: list[Pod] = []
+class _RawPodList(msgspec.Struct):
+    """A pod list whose items are decoded one by one: one bad pod must not hide the others."""
+
+    items: list[msgspec.Raw] = []
+
+
+class _Meta(msgspec.Struct):
+    namespace: str = ""
+    name: str = ""
+
+
+class _Named(msgspec.Struct):
+    """Just enough of an undecodable pod to name it in a log line and keep it in the view."""
+
+    metadata: _Meta = msgspec.field(default_factory=_Meta)
 
 
 @dataclass
@@ -75,6 +110,9 @@ class Stats:
     skipped: int = 0
     stale_retries: int = 0
     api_writes: int = 0
+    undecodable: int = 0
+    patch_refused: int = 0
+    owed_binds_refused: int = 0
 
 
 class Decider:
@@ -94,6 +132,9 @@ class Decider:
         self.locks: dict[str, asyncio.Lock] = {}
         self.recorded_events: dict[str, set[tuple[str, str]]] = {}  # uid → (reason, message) sent
         self.last_records: dict[str, tuple[str, str, str]] = {}
+        self.warned_nodes: set[str] = set()  # foreign super nodes already given their Warning
+        self.backoffs = WorkloadBackoffs()
+        self.managed = options.managed_super_nodes()
         self.stats = Stats()
         view.pod_listeners.append(self.observe)
 
@@ -132,31 +173,59 @@ class Decider:
         """Bring the view's pods up to the API's own state (a new leader's first step): a
         pod's newer resourceVersion wins, pods the API no longer has are dropped."""
         raw = await self.client.request("GET", "/api/v1/pods")
-        listed = msgspec.json.decode(raw, type=_PodList).items
-        seen = {pod.key for pod in listed}
+        items = msgspec.json.decode(raw, type=_RawPodList).items
+        listed: list[Pod] = []
+        seen: set[str] = set()
+        for item in items:
+            try:
+                pod = decode_pod(bytes(item))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self._undecodable(item, exc, seen)
+                continue
+            listed.append(pod)
+            seen.add(pod.key)
         for pod in listed:
             self.view.upsert_pod(pod)
         for key in [k for k in self.view.pods if k not in seen]:
             self.view.remove_pod(key)
         log.info("view refreshed from the API", extra={"pods": len(listed)})
 
+    def _undecodable(self, item: msgspec.Raw, exc: Exception, seen: set[str]) -> None:
+        """Skip a pod we cannot read (logged, counted); the view keeps what it had for it."""
+        self.stats.undecodable += 1
+        try:
+            meta = msgspec.json.decode(bytes(item), type=_Named).metadata
+            key = f"{meta.namespace}/{meta.name}"
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            key = "?"
+        seen.add(key)
+        log.warning("undecodable pod skipped", extra={"pod": key, "error": str(exc)[:API_ANSWER_LIMIT]})
+
     def pending(self) -> list[tuple[str, Trigger]]:
         """Pods still waiting for placement in the view (for a resync after a switch, node or
         zone change, or a take-over), including pods whose cloud bind is owed."""
         out: list[tuple[str, Trigger]] = []
-        for key, pod in self.view.pods.items():
-            if pod.spec.node_name or pod.is_terminating() or pod.metadata.uid in self.in_flight:
-                continue
-            if pod.is_gated_by(PLACEMENT_GATE):
-                out.append((key, Trigger.GATED))
-            elif (pod.is_unschedulable() and not pod.spec.scheduling_gates) or self.owed_bind(pod):
-                out.append((key, Trigger.UNSCHEDULABLE))
+        for key, pod in list(self.view.pods.items()):
+            try:
+                if pod.spec.node_name or pod.is_terminating() or pod.metadata.uid in self.in_flight:
+                    continue
+                if pod.is_gated_by(PLACEMENT_GATE):
+                    out.append((key, Trigger.GATED))
+                elif (pod.is_unschedulable() and not pod.spec.scheduling_gates) or self.owed_bind(pod):
+                    out.append((key, Trigger.UNSCHEDULABLE))
+            except Exception as exc:  # one odd pod must not hide every other pending pod
+                log.warning("pod not considered", extra={"pod": key, "error": repr(exc)})
         return out
 
     def owed_bind(self, pod: Pod) -> str | None:
         """The super node a pod was patched for but never bound to (its decider died between
-        the patch and the bind): ungated, unbound, tolerating super nodes, pinned to one."""
+        the patch and the bind): ungated, unbound, tolerating super nodes, pinned to one managed
+        super node, AND carrying our record of that bind with its own uid (a copied manifest
+        carries another pod's uid). Still re-decided before the bind (`_plan`)."""
         if pod.spec.node_name or pod.is_terminating() or pod.is_gated_by(PLACEMENT_GATE):
+            return None
+        recorded = owed_bind_node(pod)
+        if recorded is None:
             return None
         if not any(t.key == SUPER_NODE_TAINT_KEY for t in pod.spec.tolerations):
             return None
@@ -169,7 +238,9 @@ class Decider:
             return None
         node = pinned.pop()
         known = self.view.nodes.get(node)
-        return node if known is not None and known.is_super_node() else None
+        if node != recorded or known is None or not is_managed_super_node(known, self.managed):
+            return None
+        return node
 
     async def decide_pod(self, key: str, trigger: Trigger) -> None:
         """Decide under the workload's lock (pure and quick, in-flight recorded before release),
@@ -221,9 +292,11 @@ class Decider:
     def _inputs(self, pod: Pod, trigger: Trigger) -> PlacementInput:
         view = self.view
         workload = view.workload(pod)
-        super_nodes = view.super_nodes()
-        names = {n.metadata.name for n in super_nodes}
+        labelled = view.super_nodes()
+        super_nodes = [n for n in labelled if is_managed_super_node(n, self.managed)]
+        names = {n.metadata.name for n in labelled}  # a pod on anybody's super node is not local
         local = view.local_count(workload, names, self.in_flight)
+        now = self.clock()
         pending_binds: dict[str, int] = {}
         for node in self.in_flight_node.values():
             pending_binds[node] = pending_binds.get(node, 0) + 1
@@ -231,8 +304,8 @@ class Decider:
                   for n in super_nodes]
         return PlacementInput(
             pod=pod, workload=workload, trigger=trigger, global_switch=view.global_switch(), options=self.options,
-            local_count=local, super_nodes=states, cooldowns=dict(view.cooldowns), now=self.clock(),
-            pvc_lookup=view.pvc, pv_lookup=view.pv,
+            local_count=local, super_nodes=states, cooldowns=dict(view.cooldowns), now=now,
+            pvc_lookup=view.pvc, pv_lookup=view.pv, cloud_backoff=self.backoffs.current(workload, now),
         )
 
     def _plan(self, pod: Pod, trigger: Trigger) -> _Plan | None:
@@ -246,8 +319,8 @@ class Decider:
         if uid in self.unbound:  # patched for the cloud earlier, the bind failed: finish it
             return _Plan(bind_only=self.unbound[uid])
         owed = self.owed_bind(pod)
-        if owed is not None:  # patched by a decider that died before binding: finish it
-            return _Plan(bind_only=owed)
+        if owed is not None:  # patched by a decider that died before binding: decide again first
+            trigger = Trigger.UNSCHEDULABLE
         # under the message's span when an event brought us here, else (resync, take-over) in
         # the pod's own trace: either way the pod's trace
         current = trace.get_current_span().get_span_context()
@@ -256,6 +329,8 @@ class Decider:
         with trace.use_span(span, end_on_exit=False):
             inputs = self._inputs(pod, trigger)
             decision = decide(inputs)
+            if owed is not None and not (decision.outcome is Outcome.CLOUD and decision.node == owed):
+                decision = self._owed_bind_refused(decision, owed)
             trace_id = format(span.get_span_context().trace_id, "032x")
             record = decision_record(pod, inputs.workload, decision, global_switch=inputs.global_switch,
                                      trace_id=trace_id, now=self.clock())
@@ -266,42 +341,117 @@ class Decider:
             assert decision.node is not None
             self.in_flight[uid] = "cloud"
             self.in_flight_node[uid] = decision.node
-        return _Plan(decision=decision, record=record, span=span)
+        return _Plan(decision=decision, record=record, span=span,
+                     bind_only=owed if decision.outcome is Outcome.CLOUD else None)
+
+    def _owed_bind_refused(self, recheck: Decision, node: str) -> Decision:
+        """Deciding the pod again no longer sends it to `node`: the owed bind is not finished."""
+        self.stats.owed_binds_refused += 1
+        why = f"{recheck.reason}: {recheck.event.message}"
+        if recheck.outcome is Outcome.CLOUD:
+            why = f"it would now go to {recheck.node}, not {node}"
+        message = (f"not finishing the bind to super node {node} that an earlier placement decision owed: "
+                   f"deciding the pod again refuses it ({why}); the pod stays Pending")
+        return _replaced(recheck, Outcome.STAY_PENDING, DecisionReason.OWED_BIND_REFUSED, message)
 
     async def _execute(self, pod: Pod, plan: _Plan) -> None:
-        if plan.bind_only is not None:
+        if plan.decision is None:
+            assert plan.bind_only is not None
             await self._bind(pod, plan.bind_only)
             return
-        assert plan.decision is not None and plan.record is not None and plan.span is not None
+        assert plan.record is not None and plan.span is not None
         with trace.use_span(plan.span, end_on_exit=True):
-            await self._act(pod, plan.decision)
-            if plan.decision.outcome is Outcome.STAY_PENDING:
-                plan.span.set_status(trace.StatusCode.OK, plan.decision.reason)
-            await self._report(pod, plan.decision, plan.record)
+            if plan.bind_only is not None:
+                await self._bind(pod, plan.bind_only)
+                done = plan.decision
+            else:
+                done = await self._act(pod, plan.decision)
+            record = plan.record
+            if done is not plan.decision:  # the API refused it: what was done instead
+                record = msgspec.structs.replace(record, outcome=OUTCOMES[done.outcome], node=done.node or "",
+                                                 reason=done.reason, message=done.event.message)
+                plan.span.set_attributes(span_attributes(record))
+            if done.outcome is Outcome.STAY_PENDING:
+                plan.span.set_status(trace.StatusCode.OK, done.reason)
+            await self._report(pod, done, record)
 
-    async def _act(self, pod: Pod, decision: Decision) -> None:
-        """Carry out a decision whose in-flight entry `_plan` recorded; forget it on failure."""
+    async def _act(self, pod: Pod, decision: Decision) -> Decision:
+        """Carry out a decision whose in-flight entry `_plan` recorded; forget it on failure.
+        Returns what was done: the decision, or the fallback when the API refused it."""
         uid, meta = pod.metadata.uid, pod.metadata
         path = pod_path(meta.namespace, meta.name)
         if decision.outcome is Outcome.LOCAL:
             patch = local_patch(pod)
             if not patch:
-                return
+                return decision
             try:
-                await self.client.patch(path, patch, content_type=JSON_PATCH)
+                await self._patch(path, patch)
+            except (Invalid, NotFound):
+                self._forget(uid)
+                raise
+            except KubeError as exc:
+                self._forget(uid)
+                return self._gate_lift_refused(decision, exc)
             except BaseException:
                 self._forget(uid)
                 raise
-            self.stats.api_writes += 1
         elif decision.outcome is Outcome.CLOUD:
             assert decision.node is not None
             try:
-                await self.client.patch(path, cloud_patch(pod, decision), content_type=JSON_PATCH)
+                await self._patch(path, cloud_patch(pod, decision))
+            except (Invalid, NotFound):
+                self._forget(uid)
+                raise
+            except KubeError as exc:
+                self._forget(uid)
+                return await self._cloud_patch_refused(pod, decision, exc)
             except BaseException:
                 self._forget(uid)
                 raise
-            self.stats.api_writes += 1
             await self._bind(pod, decision.node)
+        return decision
+
+    async def _patch(self, path: str, patch: JsonPatch) -> None:
+        """One JSON patch; a 429 or 5xx is tried again a few times before it counts as refused."""
+        for attempt in range(PATCH_RETRIES):
+            try:
+                await self.client.patch(path, patch, content_type=JSON_PATCH)
+                self.stats.api_writes += 1
+                return
+            except KubeError as exc:
+                if not (exc.status == 429 or exc.status >= 500) or attempt == PATCH_RETRIES - 1:
+                    raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+
+    async def _cloud_patch_refused(self, pod: Pod, decision: Decision, exc: KubeError) -> Decision:
+        """Anything but success or a stale view: never leave the pod gated for it. Lift the gate
+        with the minimal patch (gated path); on the unschedulable path the pod stays Pending."""
+        self.stats.patch_refused += 1
+        answer = _api_answer(exc)
+        log.warning("cloud patch refused", extra={"pod": pod.key, "node": decision.node, "error": answer})
+        refused = f"the API refused the patch sending the pod to super node {decision.node} ({answer})"
+        lift = local_patch(pod)
+        if not lift:
+            return _replaced(decision, Outcome.STAY_PENDING, DecisionReason.CLOUD_PATCH_REFUSED,
+                             f"{refused}; the pod stays Pending and placement tries again at its next resync")
+        try:
+            await self._patch(pod_path(pod.metadata.namespace, pod.metadata.name), lift)
+        except (Invalid, NotFound):
+            raise  # stale or gone: re-read and decide again
+        except KubeError as lift_exc:
+            log.warning("gate lift refused", extra={"pod": pod.key, "error": _api_answer(lift_exc)})
+            return _replaced(decision, Outcome.STAY_PENDING, DecisionReason.GATE_LIFT_REFUSED,
+                             f"{refused}, and refused lifting the scheduling gate {PLACEMENT_GATE} too "
+                             f"({_api_answer(lift_exc)}); the pod stays gated until a later attempt succeeds")
+        return _replaced(decision, Outcome.LOCAL, DecisionReason.CLOUD_PATCH_REFUSED,
+                         f"{refused}; the scheduling gate is lifted and the pod runs locally")
+
+    def _gate_lift_refused(self, decision: Decision, exc: KubeError) -> Decision:
+        self.stats.patch_refused += 1
+        answer = _api_answer(exc)
+        return _replaced(decision, Outcome.STAY_PENDING, DecisionReason.GATE_LIFT_REFUSED,
+                         f"the API refused lifting the scheduling gate {PLACEMENT_GATE} ({answer}); the pod stays "
+                         "gated until a later attempt succeeds")
 
     async def _bind(self, pod: Pod, node: str) -> None:
         meta = pod.metadata
@@ -324,6 +474,22 @@ class Decider:
                     raise TemporaryError(f"bind {pod.key} to {node}: {exc}", 1.0) from exc
                 await asyncio.sleep(0.1 * (attempt + 1))
 
+    async def _record_once(self, ref: ObjectRef, key: str, event_type: str, reason: str, message: str) -> None:
+        """One Event per (object, reason, message) while we remember the object; a failure to
+        record is worth a log line, never a retry of the decision."""
+        seen = (reason, message)
+        sent = self.recorded_events.setdefault(key, set())
+        if seen in sent:
+            return
+        sent.add(seen)  # before the await: two concurrent decisions of one pod record it once
+        try:
+            await self.recorder.record(ref, event_type, reason, message)
+            self.stats.api_writes += 1
+        except KubeError as exc:
+            sent.discard(seen)
+            log.warning("event not recorded", extra={"object": f"{ref.kind}/{ref.namespace}/{ref.name}",
+                                                     "reason": reason, "error": str(exc)})
+
     async def _report(self, pod: Pod, decision: Decision, record: m.PlacementDecision) -> None:
         """The Event(s), the KV record and the bus message; refusals repeat, their reports do not."""
         meta = pod.metadata
@@ -331,15 +497,9 @@ class Decider:
         setattr(self.stats, record.outcome, getattr(self.stats, record.outcome) + 1)
         ref = ObjectRef("Pod", meta.namespace, meta.name, meta.uid)
         for event in decision.events():
-            seen = (event.reason, event.message)
-            if seen in self.recorded_events.get(meta.uid, ()):
-                continue
-            try:
-                await self.recorder.record(ref, event.type, event.reason, event.message)
-                self.stats.api_writes += 1
-                self.recorded_events.setdefault(meta.uid, set()).add(seen)
-            except KubeError as exc:  # an event is worth a log line, never a retry of the decision
-                log.warning("event not recorded", extra={"pod": pod.key, "error": str(exc)})
+            await self._record_once(ref, meta.uid, event.type, event.reason, event.message)
+        if decision.reason == CLOUD_FAILURE_BACKOFF:
+            await self._announce_backoff(pod, decision)
         summary = (record.outcome, record.reason, record.node)
         if self.last_records.get(meta.uid) == summary:
             return
@@ -350,3 +510,77 @@ class Decider:
         log.info("decided", extra={"pod": pod.key, "decision": record.outcome, "reason": record.reason,
                                    "node": record.node, "workload": record.workload,
                                    "local_replicas": record.local_replicas, "local_count": record.local_count})
+
+    async def _announce_backoff(self, pod: Pod, decision: Decision) -> None:
+        """One Warning on the workload per back-off (its pods each carry their own)."""
+        workload = self.view.workload(pod)
+        if not self.backoffs.first_announcement(workload):
+            return
+        rule = next((r for r in decision.rules if r.reason == CLOUD_FAILURE_BACKOFF), None)
+        message = rule.message if rule is not None else decision.event.message
+        try:
+            await self.recorder.record(workload_ref(pod, workload), "Warning", CLOUD_FAILURE_BACKOFF, message)
+            self.stats.api_writes += 1
+        except KubeError as exc:
+            log.warning("event not recorded", extra={"workload": str(workload), "error": str(exc)})
+
+    # ---- super nodes that are not ours ----------------------------------------------------------
+
+    async def warn_unmanaged(self) -> None:
+        """One Warning on each `eklet` node Spillway does not run, and one on each pod bound to
+        it: nothing of ours creates their instances, so they would wait forever unexplained."""
+        foreign = foreign_super_nodes(list(self.view.nodes.values()), self.managed)
+        self.warned_nodes &= {n.metadata.name for n in foreign}
+        for node in foreign:
+            name = node.metadata.name
+            if name not in self.warned_nodes:
+                message = (f"node {name} is labelled as a super node but is not one Spillway runs (its super "
+                           f"nodes are eklet-<subnetId> of the configured subnets: "
+                           f"{', '.join(sorted(self.managed)) or 'none configured'}); placement never sends pods "
+                           "to it")
+                try:
+                    await self.recorder.record(node_ref(node), "Warning", EventReason.UNMANAGED_SUPER_NODE, message)
+                    self.stats.api_writes += 1
+                    self.warned_nodes.add(name)
+                except KubeError as exc:
+                    log.warning("event not recorded", extra={"node": name, "error": str(exc)})
+            for key in list(self.view.on_node.get(name, ())):
+                pod = self.view.pods.get(key)
+                if pod is None or pod.spec.node_name != name:
+                    continue
+                meta = pod.metadata
+                message = (f"the pod is bound to node {name}, a super node Spillway does not run: no Spillway "
+                           "service will create its cloud instance, report its status or finish its deletion; "
+                           "delete the pod so its controller recreates it elsewhere")
+                await self._record_once(ObjectRef("Pod", meta.namespace, meta.name, meta.uid), meta.uid,
+                                        "Warning", EventReason.UNMANAGED_SUPER_NODE, message)
+
+
+def _replaced(decision: Decision, outcome: Outcome, reason: str, message: str) -> Decision:
+    """`decision` turned into a Warning refusal (or a plain local release) with its own reason."""
+    return dataclasses.replace(
+        decision, outcome=outcome, node=None, reason=reason,
+        event=PlacementEvent("Warning", reason, one_line(message)),
+        toleration=None, deletion_cost=None, narrowed_affinity=None,
+    )
+
+
+def _api_answer(exc: KubeError) -> str:
+    text = f"{exc.status} {exc.reason}: {exc.message}"
+    return text if len(text) <= API_ANSWER_LIMIT else text[: API_ANSWER_LIMIT - 1] + "…"
+
+
+def node_ref(node: Node) -> ObjectRef:
+    """Events about a cluster-scoped object live in `default`, as kubectl and the kubelet put them."""
+    return ObjectRef("Node", "default", node.metadata.name, node.metadata.uid)
+
+
+def workload_ref(pod: Pod, workload: WorkloadKey) -> ObjectRef:
+    """The workload object itself (with its uid when the pod names it as its controller)."""
+    if workload.kind == BARE_POD:
+        return ObjectRef("Pod", pod.metadata.namespace, pod.metadata.name, pod.metadata.uid)
+    default_api = "apps/v1" if workload.kind in APPS_KINDS else "batch/v1" if workload.kind == JOB else "v1"
+    owner = pod.metadata.controller_ref()
+    if owner is not None and owner.kind == workload.kind and owner.name == workload.name:
+        return ObjectRef(workload.kind, workload.namespace, workload.name, owner.uid, owner.api_version or default_api)
+    return ObjectRef(workload.kind, workload.namespace, workload.name, "", default_api)

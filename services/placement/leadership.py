@@ -7,6 +7,10 @@ writes to reach it), start consuming, decide every pod still pending (the old
 leader may have died mid-burst; its unacked messages come back only after ack_wait). On losing
 it: stop consuming at once. On shutdown: drain, then release the lease so a standby takes over
 immediately instead of after lease expiry.
+
+Nothing one pod does may end these loops: a failed take-over step (the API down, a list it cannot
+read) is logged and tried again with a growing pause; a failed resync or decision is logged and
+the next resync tries again.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from spillway.policy import Trigger
 
 log = logging.getLogger("spillway.placement")
 DURABLE = "decide"
+RETRY_BASE_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
 
 
 class Leadership:
@@ -38,6 +44,8 @@ class Leadership:
         self.consumer: Consumer | None = None
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
+        self.takeover_failures = 0
+        self.resync_failures = 0
         decider.view.triggers.append(self.poke)
 
     def spec(self) -> HandlerSpec:
@@ -60,12 +68,8 @@ class Leadership:
                 # into our view; counting before they arrive would keep replicas too many local
                 # (seen under load: 36 local instead of 10). Read the pods from the API itself.
                 await asyncio.sleep(self.settle_seconds)
-                await self.decider.refresh_pods()
-                if not self.elector.is_leader:
+                if not await self._take_over():
                     continue
-                log.info("leading: consuming pending pods", extra={"identity": self.elector.identity})
-                self.consumer = Consumer(self.bus, self.spec())
-                await self.consumer.start()
                 resync = asyncio.create_task(self._resync_loop(), name="placement:resync")
                 try:
                     while self.elector.is_leader:
@@ -83,6 +87,27 @@ class Leadership:
             elector_task.cancel()
             await asyncio.gather(elector_task, return_exceptions=True)
 
+    async def _take_over(self) -> bool:
+        """Refresh the view from the API and start consuming; False (after a pause growing with
+        each failure in a row) when a step failed or the lease went meanwhile."""
+        try:
+            await self.decider.refresh_pods()
+            if not self.elector.is_leader:
+                return False
+            log.info("leading: consuming pending pods", extra={"identity": self.elector.identity})
+            self.consumer = Consumer(self.bus, self.spec())
+            await self.consumer.start()
+        except Exception as exc:
+            self.takeover_failures += 1
+            pause = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** min(self.takeover_failures - 1, 10))
+            log.warning("take-over failed; trying again", extra={"error": repr(exc), "retry_in": pause,
+                                                                "failures": self.takeover_failures})
+            await self._stop_consumer()
+            await asyncio.sleep(pause)
+            return False
+        self.takeover_failures = 0
+        return True
+
     async def _stop_consumer(self) -> None:
         if self.consumer is not None:
             consumer, self.consumer = self.consumer, None
@@ -95,10 +120,19 @@ class Leadership:
                 await asyncio.wait_for(self._wake.wait(), self.resync_seconds)
             self._wake.clear()
             await asyncio.sleep(0.05)  # coalesce a burst of node/config updates
-            await self.resync()
+            try:
+                await self.resync()
+            except Exception as exc:  # the next round tries again; this loop must outlive any pod
+                self.resync_failures += 1
+                log.warning("resync failed", extra={"error": repr(exc), "failures": self.resync_failures})
 
     async def resync(self) -> None:
-        """Decide every pod the view shows as still pending (concurrently, bounded)."""
+        """Warn about super nodes that are not ours, then decide every pod the view shows as still
+        pending (concurrently, bounded)."""
+        try:
+            await self.decider.warn_unmanaged()
+        except Exception as exc:
+            log.warning("unmanaged super nodes not reported", extra={"error": repr(exc)})
         pending = self.decider.pending()
         if pending:
             log.info("resync", extra={"pending": len(pending)})

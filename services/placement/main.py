@@ -7,7 +7,9 @@
   node and zone changes; a standby takes over within `leaseDurationSeconds` (15 s);
 - decider (`decider.py`): the pure policy's decision under a per-workload lock, carried out with
   one JSON patch and a binding, recorded as an Event, a KV record (`decisions`), a
-  `spillway.placement.decided` message and a span.
+  `spillway.placement.decided` message and a span;
+- back-off (`backoff.py`): every replica hears the cloud instances' failures and successes and
+  keeps a growing cool-down per workload whose cloud pods keep failing.
 
 Run it with `spillway run placement --config FILE`.
 """
@@ -19,6 +21,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+from services.placement.backoff import InstanceOutcomes
 from services.placement.decider import Decider
 from services.placement.leadership import Leadership
 from services.placement.options import policy_options
@@ -37,6 +40,7 @@ class PlacementState:
     view: ClusterView | None = None
     decider: Decider | None = None
     leadership: Leadership | None = None
+    outcomes: InstanceOutcomes | None = None
     identity: str = ""
 
 
@@ -65,6 +69,8 @@ def build_service() -> PlacementService:
                                 lease_duration=cfg.lease_duration_seconds, renew_period=cfg.lease_renew_seconds)
         state.leadership = Leadership(ctx.bus, elector, decider, concurrency=cfg.concurrency,
                                       resync_seconds=cfg.resync_seconds)
+        state.outcomes = InstanceOutcomes(ctx.bus, view, decider.backoffs, wake=state.leadership.poke)
+        await state.outcomes.start()
         await view.start(ctx.bus)
         service.set_ready(True)
 
@@ -75,6 +81,8 @@ def build_service() -> PlacementService:
 
     @service.on_shutdown
     async def close(ctx: Context) -> None:
+        if state.outcomes is not None:
+            await state.outcomes.stop()
         if state.view is not None:
             await state.view.stop()
         if state.client is not None:

@@ -4,6 +4,10 @@ Why from the bus: the watcher is the only service that watches Kubernetes; every
 replica (the leader and its warm standbys) follows the same buckets, so a standby that takes over
 already has a synced view. Indexes keep a decision O(workload size): pods by workload (the local
 count) and pods by node (how loaded each super node is).
+
+Each KV entry is applied on its own: one that cannot be decoded or applied is logged, counted
+(`undecodable`) and skipped, and a bucket watch that fails is opened again after a pause, so one
+bad object or a bus outage never leaves the view silently frozen.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from spillway.policy import WorkloadKey, workload_of
 from spillway.policy.local_count import FINISHED_PHASES, InFlight
 
 log = logging.getLogger("spillway.placement")
+REWATCH_BASE_SECONDS = 0.5
+REWATCH_MAX_SECONDS = 30.0
 PodListener = Callable[[Pod, bool], None]
 """(pod, deleted): called after every change the view applies."""
 Trigger = Callable[[str], None]
@@ -111,6 +117,8 @@ class ClusterView:
         self.pod_listeners: list[PodListener] = []
         self.triggers: list[Trigger] = []
         self.synced = asyncio.Event()
+        self.undecodable = 0
+        self.watch_failures = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     # ---- reading ----------------------------------------------------------------------------
@@ -231,20 +239,46 @@ class ClusterView:
 
     async def _follow(self, bucket: str, kv: KeyValue, apply: Callable[[str, bytes | None], None],
                       synced: asyncio.Event) -> None:
+        """Apply the bucket's entries for ever; a watch that fails is opened again (it replays
+        every key's latest entry, which `apply` takes as it takes any update)."""
+        failures = 0
+        while True:
+            try:
+                await self._watch(bucket, kv, apply, synced)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self.watch_failures += 1
+                pause = min(REWATCH_MAX_SECONDS, REWATCH_BASE_SECONDS * 2 ** min(failures - 1, 10))
+                log.warning("KV watch failed; watching again", extra={"bucket": bucket, "error": repr(exc),
+                                                                      "retry_in": pause})
+                await asyncio.sleep(pause)
+
+    async def _watch(self, bucket: str, kv: KeyValue, apply: Callable[[str, bytes | None], None],
+                     synced: asyncio.Event) -> None:
         watcher = await kv.watchall()
         try:
             async for entry in watcher:
                 if entry is None:
                     synced.set()
                     continue
-                deleted = entry.operation in ("DEL", "PURGE") or not entry.value
-                try:
-                    apply(entry.key, None if deleted else entry.value)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    log.warning("undecodable KV entry ignored", extra={"bucket": bucket, "key": entry.key,
-                                                                       "error": str(exc)})
+                self._apply_entry(bucket, entry.key, entry.operation, entry.value, apply)
         finally:
             await watcher.stop()  # type: ignore[no-untyped-call]
+
+    def _apply_entry(self, bucket: str, key: str, operation: str | None, value: bytes | None,
+                     apply: Callable[[str, bytes | None], None]) -> None:
+        """One entry, isolated: whatever it holds, the entries after it are still applied."""
+        deleted = operation in ("DEL", "PURGE") or not value
+        try:
+            apply(key, None if deleted else value)
+        except Exception as exc:
+            self.undecodable += 1
+            kind = "undecodable" if isinstance(exc, msgspec.DecodeError | msgspec.ValidationError) else "unusable"
+            log.warning(f"{kind} KV entry ignored", extra={"bucket": bucket, "key": key,
+                                                           "error": repr(exc)[:300]})
 
     def _apply_pod(self, key: str, value: bytes | None) -> None:
         if value is None:

@@ -11,7 +11,9 @@ from spillway.policy.decision import Decision, Outcome, PlacementEvent, Trigger
 from spillway.policy.engine import PlacementInput, decide
 from spillway.policy.nodes import SuperNodeState
 from spillway.policy.options import PolicyOptions
-from spillway.policy.patches import cloud_patch, local_patch
+from spillway.policy.patches import ANNOTATION_CLOUD_BIND, cloud_patch, local_patch, owed_bind_node
+from spillway.policy.rules import REGISTRY
+from spillway.policy.rules.backoff import CloudBackoff, next_backoff
 from spillway.policy.switches import SwitchReason, SwitchVerdict
 from spillway.policy.workload import WorkloadKey
 from tests.policy.builders import container, pod_dict, super_node
@@ -92,7 +94,7 @@ def test_decide(inputs: PlacementInput, outcome: Outcome, node: str | None, reas
     assert (decision.outcome, decision.node, decision.reason, (decision.event.type, decision.event.reason)) == (
         outcome, node, reason, event)
     assert decision.event.message and "\n" not in decision.event.message
-    assert len(decision.rules) == 9
+    assert [r.name for r in decision.rules] == list(REGISTRY)
     if outcome is Outcome.CLOUD:
         assert decision.toleration is not None and decision.deletion_cost == -100
         assert (decision.narrowed_affinity is not None) is (inputs.trigger is GATED)
@@ -151,7 +153,7 @@ def test_cloud_patch_on_a_plain_gated_pod() -> None:
     obj = pod_dict(annotations=LR2, gated=True)
     subject, decision = gated_cloud(obj)
     patched = apply_patch(obj, cloud_patch(subject, decision))
-    expected = pod_dict(annotations={**LR2, COST: "-100"}, spec={
+    expected = pod_dict(annotations={**LR2, COST: "-100", ANNOTATION_CLOUD_BIND: "eklet-b/uid-web-1"}, spec={
         "tolerations": [TOLERATION],
         "affinity": {"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": [{"matchFields": [PIN]}]}}},
     })
@@ -197,7 +199,7 @@ def test_unschedulable_cloud_patch_adds_toleration_and_cost_only() -> None:
     subject = from_builtins(obj, Pod)
     decision = decide(PlacementInput(subject, WL, UNSCHED, super_nodes=NODES))
     patched = apply_patch(obj, cloud_patch(subject, decision))
-    expected = pod_dict(annotations={COST: "-100"},
+    expected = pod_dict(annotations={COST: "-100", ANNOTATION_CLOUD_BIND: "eklet-b/uid-web-1"},
                         spec={"nodeSelector": {"node.kubernetes.io/instance-type": "eklet"},
                               "tolerations": [TOLERATION]})
     assert patched == expected
@@ -237,3 +239,69 @@ def test_local_patch_removes_only_our_gate(gates: list[dict[str, str]], remainin
 
 def test_local_patch_is_empty_without_our_gate() -> None:
     assert local_patch(from_builtins(pod_dict(), Pod)) == []
+
+
+# ---- the owed-bind record -----------------------------------------------------------------
+
+
+def test_owed_bind_record_names_the_node_for_this_pod_only() -> None:
+    obj = pod_dict(annotations=LR2, gated=True)
+    subject, decision = gated_cloud(obj)
+    patched = from_builtins(apply_patch(obj, cloud_patch(subject, decision)), Pod)
+    assert owed_bind_node(patched) == "eklet-b"
+    # a copy of the YAML is another pod (another uid): the record is not its own
+    copy = pod_dict(annotations=patched.metadata.annotations, uid="uid-of-the-copy")
+    assert owed_bind_node(from_builtins(copy, Pod)) is None
+    for forged in ("eklet-b", "/uid-web-1", "eklet-b/", ""):
+        assert owed_bind_node(from_builtins(pod_dict(annotations={ANNOTATION_CLOUD_BIND: forged}), Pod)) is None
+
+
+# ---- the cloud-failure back-off -------------------------------------------------------------
+
+QUOTA = "QuotaExceeded"
+
+
+def test_backoff_grows_from_30s_doubling_to_10min_and_restarts_after_a_long_quiet() -> None:
+    first = next_backoff(None, 1000.0, QUOTA)
+    assert first == CloudBackoff(until=1030.0, failures=1, cooldown=30.0, last_reason=QUOTA, started=1000.0)
+    assert next_backoff(first, 1010.0, QUOTA) is None  # decided before the cool-down: does not double it
+    second = next_backoff(first, 1040.0, "InstanceCreateFailed")
+    assert second is not None and (second.cooldown, second.failures, second.until) == (60.0, 2, 1100.0)
+    assert second.last_reason == "InstanceCreateFailed"
+    current = second
+    for _ in range(10):
+        after = next_backoff(current, current.until + 1, QUOTA)
+        assert after is not None
+        current = after
+    assert current.cooldown == 600.0
+    fresh = next_backoff(current, current.until + 601, QUOTA)
+    assert fresh is not None and (fresh.cooldown, fresh.failures) == (30.0, 1)
+
+
+BACKOFF = CloudBackoff(until=130.0, failures=2, cooldown=60.0, last_reason=QUOTA, started=70.0)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "extra", "outcome", "reason"),
+    [
+        pytest.param(GATED, {"annotations": {"LOCAL_REPLICAS": "0"}}, Outcome.LOCAL, "CloudFailureBackoff",
+                     id="gated: kept local with a warning"),
+        pytest.param(UNSCHED, {}, Outcome.STAY_PENDING, "CloudFailureBackoff", id="unschedulable: stays pending"),
+        pytest.param(GATED, {"annotations": {"LOCAL_REPLICAS": "0"}, "now": 130.0}, Outcome.CLOUD,
+                     "LocalQuotaReached", id="gated: cool-down over → cloud"),
+        pytest.param(UNSCHED, {"backoff": None}, Outcome.CLOUD, "UnschedulableLocally", id="no back-off → cloud"),
+    ],
+)
+def test_backoff_rule_keeps_the_workload_off_the_super_nodes(trigger: Trigger, extra: dict[str, Any],
+                                                              outcome: Outcome, reason: str) -> None:
+    base = make_input(trigger, annotations=extra.get("annotations"))
+    inputs = PlacementInput(pod=base.pod, workload=WL, trigger=trigger, super_nodes=NODES,
+                            now=extra.get("now", 100.0), cloud_backoff=extra.get("backoff", BACKOFF))
+    decision = decide(inputs)
+    assert (decision.outcome, decision.reason) == (outcome, reason)
+    result = next(r for r in decision.rules if r.name == "cloud-failure-backoff")
+    assert result.allowed is (reason != "CloudFailureBackoff")
+    if not result.allowed:
+        assert decision.event.type == "Warning" and decision.event.reason == "CloudFailureBackoff"
+        assert "failed 2 time(s) in a row (last: QuotaExceeded)" in decision.event.message
+        assert "until 00:02:10Z" in decision.event.message

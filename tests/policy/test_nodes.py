@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from spillway.policy.nodes import NodeChoice, NodeChoiceReason, SuperNodeState, choose_super_node
+from spillway.policy.nodes import (
+    NodeChoice,
+    NodeChoiceReason,
+    SuperNodeState,
+    choose_super_node,
+    foreign_super_nodes,
+    is_managed_super_node,
+)
+from spillway.policy.options import PolicyOptions
 from tests.policy.builders import pod, super_node
 
 R = NodeChoiceReason
@@ -82,3 +90,16 @@ def test_affinity_excludes_nodes() -> None:
     nodes = [s("eklet-a", 0, zone="gz-3"), s("eklet-b", 50, zone="gz-4")]
     assert choose_super_node(zoned, nodes, {}, NOW) == NodeChoice(
         "eklet-b", R.CHOSEN, "least loaded super node eklet-b", {R.SUPER_NODE_AFFINITY: 1})
+
+
+def test_only_the_super_nodes_of_configured_subnets_are_managed() -> None:
+    options = PolicyOptions(subnets=(("subnet-a", "gz-3"), ("subnet-b", "gz-4")))
+    managed = options.managed_super_nodes()
+    assert managed == {"eklet-subnet-a", "eklet-subnet-b"}
+    ours, theirs = super_node("eklet-subnet-a"), super_node("eklet-subnet-legacy")
+    impostor = super_node("eklet-subnet-b", labels={"node.kubernetes.io/instance-type": "cvm"})
+    assert is_managed_super_node(ours, managed)
+    assert not is_managed_super_node(theirs, managed)  # labelled eklet, not one of ours
+    assert not is_managed_super_node(impostor, managed)  # our name, not a super node
+    assert [n.metadata.name for n in foreign_super_nodes([impostor, theirs, ours], managed)] == ["eklet-subnet-legacy"]
+    assert PolicyOptions().managed_super_nodes() == frozenset()

@@ -12,10 +12,18 @@ STAY_PENDING.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from spillway.model.kube import ANNOTATION_LOCAL_REPLICAS, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod
+from spillway.model.kube import (
+    ANNOTATION_LOCAL_REPLICAS,
+    PLACEMENT_GATE,
+    NodeSelector,
+    NodeSelectorRequirement,
+    NodeSelectorTerm,
+    Pod,
+)
 from spillway.policy.decision import (
+    EVENT_MESSAGE_LIMIT,
     Decision,
     DecisionReason,
     EventReason,
@@ -29,9 +37,10 @@ from spillway.policy.matching import FIELD_NODE_NAME, required_affinity
 from spillway.policy.nodes import SUPER_NODE_TOLERATION, NodeChoice, SuperNodeState, choose_super_node
 from spillway.policy.options import PolicyOptions
 from spillway.policy.rules import evaluate_rules, first_failure
+from spillway.policy.rules.backoff import CloudBackoff
 from spillway.policy.rules.base import PVCLookup, PVLookup, RuleContext, no_pv, no_pvc
 from spillway.policy.status import RuleResult
-from spillway.policy.switches import SwitchVerdict, evaluate_switches, parse_local_replicas
+from spillway.policy.switches import SwitchReason, SwitchVerdict, evaluate_switches, parse_local_replicas
 from spillway.policy.workload import WorkloadKey
 
 
@@ -49,6 +58,7 @@ class PlacementInput:
     cooldowns      zone → epoch seconds until which the zone is avoided (sold out).
     now            the clock value, epoch seconds.
     pvc_lookup / pv_lookup  PVC and PV views for the volume rule.
+    cloud_backoff  the workload's cloud-failure back-off (None: none), for the back-off rule.
     """
 
     pod: Pod
@@ -62,6 +72,7 @@ class PlacementInput:
     now: float = 0.0
     pvc_lookup: PVCLookup = no_pvc
     pv_lookup: PVLookup = no_pv
+    cloud_backoff: CloudBackoff | None = None
 
 
 def narrow_affinity(pod: Pod, node: str) -> NodeSelector:
@@ -127,14 +138,74 @@ class _Common:
 
 
 def decide(inputs: PlacementInput) -> Decision:
-    """The placement decision for one pod (see the module docstring for the two paths)."""
+    """The placement decision for one pod (see the module docstring for the two paths).
+
+    Never raises: whatever a rule, a parser or the node choice throws on a pod nobody foresaw
+    becomes an `InternalError` refusal for that pod alone (kept local on the gated path, left
+    pending on the unschedulable path, with a Warning event), so one poison pod cannot stop the
+    placement loop for every other pod. This is the only place that catches."""
+    try:
+        return _decide(inputs)
+    except Exception as exc:  # the policy's one catch-all, see above
+        return _internal_error(inputs, exc)
+
+
+INTERNAL_ERROR_DETAIL_LIMIT = 200
+"""Characters of the exception text kept in the event: enough to file a bug, never a flood."""
+
+
+def _internal_error(inputs: PlacementInput, exc: Exception) -> Decision:
+    """The refusal for a pod whose evaluation failed: built from nothing that could fail again."""
+    try:
+        detail = str(exc)[:INTERNAL_ERROR_DETAIL_LIMIT]
+    except Exception:  # an exception whose __str__ raises still gets its type named
+        detail = ""
+    what = f"internal error while deciding ({type(exc).__name__}: {detail})"
+    try:
+        trigger = Trigger(inputs.trigger)
+    except ValueError:
+        trigger = Trigger.GATED if inputs.pod.is_gated_by(PLACEMENT_GATE) else Trigger.UNSCHEDULABLE
+    try:
+        switch, _ = evaluate_switches(
+            inputs.global_switch, inputs.pod.metadata.annotations, inputs.options.switch_precedence
+        )
+    except Exception:  # the verdict is only informative here
+        switch = SwitchVerdict(False, SwitchReason.GLOBAL_SWITCH_UNSET, "not evaluated", None, None)
+    if trigger is Trigger.GATED:
+        outcome, message = Outcome.LOCAL, f"kept local: {what}"
+    else:
+        outcome, message = Outcome.STAY_PENDING, f"unschedulable locally and not burst: {what}"
+    reason = DecisionReason.INTERNAL_ERROR
+    return Decision(
+        outcome=outcome,
+        node=None,
+        reason=reason,
+        event=PlacementEvent("Warning", reason, one_line(message)),
+        trigger=trigger,
+        rules=(),
+        switch=switch,
+        local_replicas=None,
+        local_count=inputs.local_count,
+    )
+
+
+def _bounded(result: RuleResult) -> RuleResult:
+    """A rule's message and warnings cut to one event line: a rule may quote a pod's value, and a
+    1 MiB value must not grow the decision record past what the bus carries."""
+    if len(result.message) <= EVENT_MESSAGE_LIMIT and all(len(w) <= EVENT_MESSAGE_LIMIT for w in result.warnings):
+        return result
+    return replace(result, message=one_line(result.message), warnings=tuple(one_line(w) for w in result.warnings))
+
+
+def _decide(inputs: PlacementInput) -> Decision:
     pod, options = inputs.pod, inputs.options
     trigger = Trigger(inputs.trigger)
     annotations = pod.metadata.annotations
     switch, switch_warnings = evaluate_switches(inputs.global_switch, annotations, options.switch_precedence)
     quota = parse_local_replicas(pod.metadata.annotations.get(ANNOTATION_LOCAL_REPLICAS))
-    ctx = RuleContext(options, [s.node for s in inputs.super_nodes], inputs.pvc_lookup, inputs.pv_lookup)
-    rules = evaluate_rules(pod, ctx)
+    ctx = RuleContext(options, [s.node for s in inputs.super_nodes], inputs.pvc_lookup, inputs.pv_lookup,
+                      now=inputs.now, cloud_backoff=inputs.cloud_backoff)
+    rules = tuple(_bounded(r) for r in evaluate_rules(pod, ctx))
     warnings = (*switch_warnings, *((quota.warning,) if quota.warning else ()), *(w for r in rules for w in r.warnings))
     common = _Common(inputs, trigger, rules, switch, quota.value, warnings)
     failed = first_failure(rules)

@@ -9,7 +9,7 @@ why in kube-scheduler's words ("0/3 super nodes are available: ..."), so users r
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -65,6 +65,20 @@ class NodeChoice:
     reason: NodeChoiceReason
     message: str
     rejected: Mapping[str, int]
+
+
+def is_managed_super_node(node: Node, managed: Collection[str]) -> bool:
+    """A super node Spillway runs: labelled as one AND named after a configured subnet
+    (`PolicyOptions.managed_super_nodes()`). Only these are candidates: a pod bound to any other
+    `eklet` node would wait forever, since nothing of ours creates its instance."""
+    return node.is_super_node() and node.metadata.name in managed
+
+
+def foreign_super_nodes(nodes: Iterable[Node], managed: Collection[str]) -> list[Node]:
+    """Nodes labelled as super nodes that Spillway does not run (another product's, a subnet
+    removed from the config), by name."""
+    return sorted((n for n in nodes if n.is_super_node() and n.metadata.name not in managed),
+                  key=lambda n: n.metadata.name)
 
 
 def node_zone(node: Node) -> str:

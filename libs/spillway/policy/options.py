@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from spillway.policy.templates import super_node_name
+
 SwitchPrecedence = Literal["documented", "workload"]
 
 DEFAULT_EXCLUDED_NAMESPACES: frozenset[str] = frozenset({"kube-system", "tke-eni-ip-webhook"})
@@ -29,7 +31,8 @@ class PolicyOptions:
     reserved_ports         inclusive port range the cloud instance reserves (61000-65534).
     supported_csi_drivers  [supportedCsiDrivers] CSI drivers whose volumes a super node can mount.
     subnets                (subnet id, zone) pairs from `cloud.subnets`: used to picture the super
-                           nodes that will exist when none is registered yet (affinity rule).
+                           nodes that will exist when none is registered yet (affinity rule), and
+                           the only super nodes placement may choose (`managed_super_nodes`).
     """
 
     switch_precedence: SwitchPrecedence = "documented"
@@ -38,3 +41,8 @@ class PolicyOptions:
     reserved_ports: tuple[int, int] = RESERVED_PORT_RANGE
     supported_csi_drivers: frozenset[str] = field(default_factory=lambda: frozenset({CBS_CSI_DRIVER}))
     subnets: tuple[tuple[str, str], ...] = ()
+
+    def managed_super_nodes(self) -> frozenset[str]:
+        """Names of the super nodes Spillway runs (`eklet-<subnetId>` per configured subnet):
+        any other node labelled as a super node belongs to someone else."""
+        return frozenset(super_node_name(subnet_id) for subnet_id, _ in self.subnets)

@@ -15,6 +15,11 @@ affinity (adding requirements to existing terms, or setting terms when there wer
 gated-path patch narrows and removes the gate in the same write, so no scheduler can place the
 pod on a local node in between. Send it with Content-Type `application/json-patch+json`
 (kubernetes_asyncio does so for a list body).
+
+The cloud patch also writes `spillway.io/cloud-bind: <node>/<pod uid>`: the record, written in the
+same write, that Spillway owes this pod a bind to that node. A new leader finishes a bind only for
+a pod carrying it with its own uid, so a copy of a cloud pod's YAML (whose uid is different) is
+never mistaken for one.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from spillway.policy.decision import Decision, Outcome
 from spillway.policy.matching import tolerates
 
 JsonPatch = list[dict[str, Any]]
+ANNOTATION_CLOUD_BIND = "spillway.io/cloud-bind"
+"""`<super node>/<pod uid>`: written by the cloud patch; names the bind Spillway owes the pod."""
 _REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 
 
@@ -82,14 +89,31 @@ def _toleration_ops(pod: Pod, decision: Decision) -> JsonPatch:
     return [{"op": "add", "path": "/spec/tolerations", "value": [value]}]
 
 
+def cloud_bind_value(pod: Pod, node: str) -> str:
+    return f"{node}/{pod.metadata.uid}"
+
+
+def owed_bind_node(pod: Pod) -> str | None:
+    """The super node the cloud patch recorded for THIS pod (its uid in the annotation), else None."""
+    value = pod.metadata.annotations.get(ANNOTATION_CLOUD_BIND, "")
+    node, sep, uid = value.rpartition("/")
+    if not sep or not node or not uid or uid != pod.metadata.uid:
+        return None
+    return node
+
+
 def _annotation_ops(pod: Pod, decision: Decision) -> JsonPatch:
-    if decision.deletion_cost is None:
+    added: dict[str, str] = {}
+    if decision.deletion_cost is not None:
+        added[ANNOTATION_DELETION_COST] = str(decision.deletion_cost)
+    if decision.node is not None and pod.metadata.uid:
+        added[ANNOTATION_CLOUD_BIND] = cloud_bind_value(pod, decision.node)
+    if not added:
         return []
-    cost = str(decision.deletion_cost)
     if pod.metadata.annotations:
-        path = f"/metadata/annotations/{escape_pointer(ANNOTATION_DELETION_COST)}"
-        return [{"op": "add", "path": path, "value": cost}]
-    return [{"op": "add", "path": "/metadata/annotations", "value": {ANNOTATION_DELETION_COST: cost}}]
+        return [{"op": "add", "path": f"/metadata/annotations/{escape_pointer(key)}", "value": value}
+                for key, value in added.items()]
+    return [{"op": "add", "path": "/metadata/annotations", "value": added}]
 
 
 def _affinity_ops(pod: Pod, decision: Decision) -> JsonPatch:
@@ -122,9 +146,9 @@ def _affinity_ops(pod: Pod, decision: Decision) -> JsonPatch:
 
 def cloud_patch(pod: Pod, decision: Decision) -> JsonPatch:
     """One patch carrying a CLOUD decision out before the bind: lift the gate (gated path), add
-    the super-node toleration (unless one already tolerates the taint), set the deletion cost,
-    and narrow the required node affinity to the chosen node (gated path). ValueError for any
-    other outcome."""
+    the super-node toleration (unless one already tolerates the taint), set the deletion cost and
+    the owed-bind record (`ANNOTATION_CLOUD_BIND`), and narrow the required node affinity to the
+    chosen node (gated path). ValueError for any other outcome."""
     if decision.outcome is not Outcome.CLOUD or decision.node is None:
         raise ValueError(f"cloud_patch needs a CLOUD decision, got {decision.outcome}")
     return [

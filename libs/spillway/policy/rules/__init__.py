@@ -8,7 +8,19 @@ first failing rule names the Warning event's reason.
 from __future__ import annotations
 
 from spillway.model.kube import Pod
-from spillway.policy.rules import affinity, daemonset, fixed_ip, namespace, ports, probes, size, sysctl, volumes
+from spillway.policy.rules import (
+    affinity,
+    backoff,
+    cloud_instance,
+    daemonset,
+    fixed_ip,
+    namespace,
+    ports,
+    probes,
+    size,
+    sysctl,
+    volumes,
+)
 from spillway.policy.rules.base import PVCLookup, PVLookup, Rule, RuleContext, no_pv, no_pvc
 from spillway.policy.status import RuleResult
 
@@ -21,9 +33,11 @@ REGISTRY: dict[str, Rule] = {
         sysctl.RULE,
         ports.RULE,
         probes.RULE,
+        cloud_instance.RULE,
         volumes.RULE,
         size.RULE,
         affinity.RULE,
+        backoff.RULE,
     )
 }
 
