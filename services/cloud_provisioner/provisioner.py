@@ -21,6 +21,7 @@ from services.cloud_provisioner.failures import Failure, classify_failure, scrub
 from services.cloud_provisioner.metrics import CLOUD_ERRORS, INSTANCES_CREATED, INSTANCES_DELETED, INSTANCES_FAILED
 from services.cloud_provisioner.resolve import Resolver
 from services.cloud_provisioner.settings import super_nodes
+from services.placement.options import policy_options
 from spillway.bus import Bus, TemporaryError, current_delivery
 from spillway.cloud import CloudError, CreateRequest, InstanceProvider, RetryableError, instance_name
 from spillway.config import Config
@@ -28,6 +29,9 @@ from spillway.kube import KubeClient, NotFound, pod_path
 from spillway.kube.events import EventRecorder, ObjectRef
 from spillway.model import messages as m
 from spillway.model.kube import Pod
+from spillway.policy import RuleResult
+from spillway.policy.patches import owed_bind_node
+from spillway.policy.rules import RuleContext, super_node_admission
 from spillway.telemetry import get_tracer
 from spillway.translate import TranslationError, translate_pod
 
@@ -58,6 +62,7 @@ class Provisioner:
         self.resolver = resolver
         self.clock = clock
         self.nodes = super_nodes(config)
+        self.rule_context = RuleContext(options=policy_options(config))
         self.cluster_id = config.cloud.cluster_id
         self._gone: OrderedDict[str, None] = OrderedDict()
 
@@ -73,6 +78,11 @@ class Provisioner:
         pod = await self._fresh(event.pod)
         if pod is None or pod.is_terminating() or pod.status.phase in TERMINAL_PHASES:
             return
+        if owed_bind_node(pod) != node:  # not placed here by Spillway: admit it as a kubelet would
+            refusal = super_node_admission(pod, self.rule_context)
+            if refusal is not None:
+                await self._not_admitted(pod, node, refusal)
+                return
         name = self.instance_name(pod)
         with get_tracer().start_as_current_span("cloud-provisioner create", attributes={
             "k8s.pod.name": pod.metadata.name, "k8s.namespace.name": pod.metadata.namespace,
@@ -103,6 +113,17 @@ class Provisioner:
             namespace=pod.metadata.namespace, name=pod.metadata.name, uid=pod.metadata.uid, status="created",
             eks_ci_id=instance_id, eks_ci_name=name, node=node, observed_at=self.clock(),
         ), msg_id=f"{pod.metadata.uid}:created")
+
+    async def _not_admitted(self, pod: Pod, node: str, refusal: RuleResult) -> None:
+        """A pod some other party bound to our super node (a scheduler honouring a copied
+        toleration and pin, a nodeName) that no super node may run: no instance, one Warning.
+        It is left Pending rather than failed, so its controller does not replace it in a loop."""
+        log.warning("pod bound without a decision refused", extra={
+            "pod": pod.key, "node": node, "reason": refusal.reason})
+        await self._event(pod, "Warning", refusal.reason,
+                          f"bound to super node {node} without a Spillway decision, and {refusal.message}: no "
+                          "cloud instance is created for it; delete the pod, or remove its super-node "
+                          "toleration and node pin")
 
     async def _fresh(self, pod: Pod) -> Pod | None:
         """The pod as the API has it now; None when it is gone or is another incarnation."""

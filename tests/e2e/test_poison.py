@@ -80,6 +80,8 @@ class Poison:
     refused: bool = False
     """kube-apiserver answers 422: the API must refuse it."""
     never_on_super_node: bool = False
+    never_in_cloud: bool = False
+    """Any scheduler may bind it to a super node (it tolerates and is pinned), but none may run it."""
 
 
 def poisons() -> dict[str, Poison]:
@@ -114,7 +116,7 @@ def poisons() -> dict[str, Poison]:
             {"UnsupportedVolume"}, never_on_super_node=True),
         "probe-undeclared-port": Poison(poison_deployment("poison-probe", container={
             "livenessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}}}), never_on_super_node=True),
-        "copied-super-node-pin": Poison(copied_cloud_pod(), {"FixedIPForbidden"}, never_on_super_node=True),
+        "copied-super-node-pin": Poison(copied_cloud_pod(), {"FixedIPForbidden"}, never_in_cloud=True),
     }
 
 
@@ -285,6 +287,8 @@ async def test_poison_objects_do_not_stop_an_ordinary_burst(tmp_path: Path) -> N
             if not served_pod and not (reasons & case.reasons if case.reasons else reasons):
                 failures.append(f"{app}: pod {name} ({phase} on {node or '-'}) has no Warning naming "
                                 f"{sorted(case.reasons) or 'its reason'}; its warnings: {sorted(reasons)}")
+            if case.never_in_cloud and node.startswith(SUPER_NODE_PREFIX) and phase not in (None, "Pending"):
+                failures.append(f"{app}: pod {name} runs on super node {node} ({phase})")
             if case.never_on_super_node and node.startswith(SUPER_NODE_PREFIX):
                 record = decisions.get(name) or {}
                 failures.append(f"{app}: pod {name} is on super node {node}; its decision: "

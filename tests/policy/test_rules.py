@@ -23,6 +23,7 @@ from spillway.policy.rules import (
     probes,
     rule_reason_codes,
     size,
+    super_node_admission,
     sysctl,
     volumes,
 )
@@ -479,3 +480,22 @@ def test_a_pod_the_cloud_cannot_run_never_goes_there(spec: dict[str, Any], reaso
     assert decision.outcome is (Outcome.LOCAL if gated else Outcome.STAY_PENDING)
     assert decision.node is None and decision.reason == reason
     assert (decision.event.type, decision.event.reason) == ("Warning", reason)
+
+
+@pytest.mark.parametrize(
+    ("the_pod", "reason"),
+    [
+        pytest.param(pod(), None, id="ordinary pod: admitted"),
+        pytest.param(pod(annotations={"tke.cloud.tencent.com/vpc-ip-claim-delete-policy": "Never"}),
+                     "FixedIPForbidden", id="fixed IP"),
+        pytest.param(pod(namespace="kube-system"), "NamespaceExcluded", id="excluded namespace"),
+        pytest.param(pod(spec={"containers": [container(ports=[{"containerPort": 62000}])]}),
+                     "ReservedContainerPort", id="reserved port"),
+        pytest.param(pod(spec={"nodeSelector": {"disk": "ssd"}}), None,
+                     id="affinity is the scheduler's business once bound: admitted"),
+    ],
+)
+def test_super_node_admission_judges_pods_bound_by_anyone(the_pod: Pod, reason: str | None) -> None:
+    """What a super node refuses to run however the pod reached it (a copied toleration and pin)."""
+    refusal = super_node_admission(the_pod, CTX)
+    assert (refusal.reason if refusal else None) == reason

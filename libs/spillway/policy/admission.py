@@ -38,8 +38,9 @@ INTERNAL_ERROR_DETAIL_LIMIT = 200
 def review(pod: Pod, global_switch: str | None, options: PolicyOptions, *, namespace: str = "") -> AdmissionResult:
     """Gate when all hold: the switch table allows bursting, LOCAL_REPLICAS is present (a
     malformed value too, so placement records the refusal), spec.nodeName is empty, the
-    namespace is not excluded, and no owner is a DaemonSet. `namespace` is the AdmissionReview request's namespace, used when the object
-    has none yet (pods created through a controller often do not).
+    namespace is not excluded, and no owner is a DaemonSet. `namespace` is the AdmissionReview
+    request's namespace, used when the object has none yet (pods created through a controller
+    often do not).
 
     Never raises: a malformed annotation is a warning (the pod is still gated when the rest
     says so); an unexpected error is an ungated pod plus a warning naming `InternalError`, so

@@ -42,6 +42,17 @@ REGISTRY: dict[str, Rule] = {
 }
 
 
+SUPER_NODE_ADMISSION = ("namespace", "fixed-ip", "sysctl-port-range", "container-ports", "probe-ports")
+"""The rules that hold however a pod reached a super node (a scheduler honouring a copied
+toleration and pin, a user's nodeName): what the super node itself refuses to run, as a kubelet
+refuses a pod it cannot admit. The rest judge whether placement should choose the cloud."""
+
+
+def super_node_admission(pod: Pod, ctx: RuleContext) -> RuleResult | None:
+    """The first of `SUPER_NODE_ADMISSION` that refuses the pod, or None."""
+    return first_failure(tuple(REGISTRY[name].check(pod, ctx) for name in SUPER_NODE_ADMISSION))
+
+
 def evaluate_rules(pod: Pod, ctx: RuleContext, registry: dict[str, Rule] | None = None) -> tuple[RuleResult, ...]:
     """Every rule's verdict, in registry order (never stops at the first failure)."""
     return tuple(rule.check(pod, ctx) for rule in (registry or REGISTRY).values())
@@ -58,6 +69,7 @@ def rule_reason_codes(registry: dict[str, Rule] | None = None) -> frozenset[str]
 
 __all__ = [
     "REGISTRY",
+    "SUPER_NODE_ADMISSION",
     "PVCLookup",
     "PVLookup",
     "Rule",
@@ -67,4 +79,5 @@ __all__ = [
     "no_pv",
     "no_pvc",
     "rule_reason_codes",
+    "super_node_admission",
 ]
