@@ -90,9 +90,15 @@ def classify_failure(exc: Exception, *, cooldown_seconds: float = 0.0) -> Failur
             return None
 
 
+CLOUD_MESSAGE_LIMIT = 200
+"""Characters of the cloud's own message a failure quotes: the cloud may echo a user's value
+(a security group, a resolv.conf line) whole, and what the user should do must still fit."""
+
+
 def _cloud(exc: CloudError) -> str:
     rid = f", request {exc.request_id}" if exc.request_id else ""
-    return f"{exc.code}: {exc.message}{rid}"
+    text = exc.message if len(exc.message) <= CLOUD_MESSAGE_LIMIT else exc.message[:CLOUD_MESSAGE_LIMIT - 1] + "…"
+    return f"{exc.code}: {text}{rid}"
 
 
 def scrub(message: str, secret_values: Iterable[bytes]) -> str:

@@ -9,6 +9,10 @@ pod bound after the list, or seen orphaned once by accident, survives.
 
 A terminating pod does not keep its instance alive: if its delete was lost (a create raced it on
 another replica), collecting the instance lets node-status finish the pod's deletion.
+
+The live view is read pod by pod: a pod that does not decode as a Pod still keeps its instance
+alive by its uid (logged and counted), so one odd object neither stops collection for everyone
+nor gets its own instance collected; only a pod whose uid cannot be read skips the round.
 """
 
 from __future__ import annotations
@@ -18,20 +22,45 @@ import time
 from collections.abc import Callable, Iterable
 
 import msgspec
+from prometheus_client import Counter
 
 from services.cloud_provisioner.metrics import INSTANCES_DELETED
 from spillway.cloud import Instance, InstanceProvider, instance_name, name_prefix
 from spillway.kube import KubeClient
 from spillway.kube.client import collection_path
 from spillway.loops import SYSTEM_CLOCK, Clock, Liveness, every
+from spillway.loops.periodic import describe_error
 from spillway.model.kube import Pod
 
 log = logging.getLogger("spillway.cloud-provisioner.gc")
 GC_LOOP = "orphan gc"
+UNDECODABLE_PODS = Counter("spillway_gc_undecodable_pods_total",
+                           "Pods on the super nodes the orphan GC could not decode (their instances were kept)")
 
 
-class _PodList(msgspec.Struct):
-    items: list[Pod] = []
+class _RawPodList(msgspec.Struct):
+    items: list[msgspec.Raw] = []
+
+
+class _Identity(msgspec.Struct):
+    uid: object = ""
+
+
+class _Shell(msgspec.Struct):
+    metadata: _Identity = msgspec.field(default_factory=_Identity)
+
+
+class UnreadablePod(Exception):
+    """A pod on a super node whose uid cannot be read: which instance is its own is unknown."""
+
+
+def uid_of(raw: msgspec.Raw) -> str:
+    """The uid of a raw object that may not decode as a Pod; "" when even that cannot be read."""
+    try:
+        uid = msgspec.json.decode(raw, type=_Shell).metadata.uid
+    except msgspec.DecodeError:
+        return ""
+    return uid if isinstance(uid, str) else ""
 
 
 class OrphanCollector:
@@ -50,12 +79,24 @@ class OrphanCollector:
         self.first_seen: dict[str, float] = {}
 
     async def live_names(self) -> set[str]:
-        """Instance names of the pods on our super nodes that are not terminating (raises if a list fails)."""
+        """Instance names of the pods on our super nodes that are not terminating (raises if a list
+        fails, or if a pod's uid cannot be read). A pod that does not decode counts as live."""
         names: set[str] = set()
         for node in self.nodes:
             raw = await self.client.request("GET", collection_path("v1", "pods"),
                                             params={"fieldSelector": f"spec.nodeName={node}"})
-            for pod in msgspec.json.decode(raw, type=_PodList).items:
+            for item in msgspec.json.decode(raw, type=_RawPodList).items:
+                try:
+                    pod = msgspec.json.decode(item, type=Pod)
+                except msgspec.DecodeError as exc:
+                    uid = uid_of(item)
+                    UNDECODABLE_PODS.inc()
+                    log.warning("pod not decodable; its instance is kept", extra={
+                        "node": node, "uid": uid, "error": describe_error(exc)})
+                    if not uid:
+                        raise UnreadablePod(f"a pod on {node} has no readable uid: {describe_error(exc)}") from None
+                    names.add(instance_name(self.cluster_id, uid))
+                    continue
                 if not pod.is_terminating():
                     names.add(instance_name(self.cluster_id, pod.metadata.uid))
         return names

@@ -3,7 +3,9 @@
 Why a module of its own: this is the only I/O before a create, and it must keep secrets secret —
 values are decoded from base64 into bytes here and handed straight to the translation context,
 never logged. Missing objects are simply left out: the translation knows which references are
-optional and raises MissingReference for the others.
+optional and raises MissingReference for the others. An object that does not decode (a shape the
+API server never gives) is that pod's failure alone: `InvalidReference`, naming the object and the
+field, never a value.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
+
+import msgspec
 
 from spillway.config import Config, Subnet
 from spillway.kube import KubeClient, NotFound, node_path, object_path
@@ -29,6 +33,7 @@ from spillway.model.kube import (
     Secret,
 )
 from spillway.translate import TranslationContext
+from spillway.translate.errors import InvalidReference
 
 T = TypeVar("T")
 NodeLookup = Callable[[str], Awaitable[Node | None]]
@@ -94,6 +99,9 @@ class Resolver:
             return await self.client.get_as(path, type_)
         except NotFound:
             return None
+        except msgspec.DecodeError as exc:  # msgspec names the field at fault, never its value
+            detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise InvalidReference(f"{path.removeprefix('/api/v1/')} cannot be read: {detail}") from None
 
     async def node(self, name: str) -> Node | None:
         """The node view from the bus (KV_NODES) when there, else from the API."""

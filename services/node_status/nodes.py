@@ -6,12 +6,16 @@ are written, so what users put on a super node (annotations such as
 Capacity is honest: `cloud.instanceQuota` pods, and cpu/memory of that many of the largest
 instance a pod may get (`nodeStatus.podCpu`/`podMemory`), so the cloud quota — not an invented
 figure — is what limits a super node.
+
+Each node is written on its own: one super node the API refuses (a webhook, a name it rejects)
+never keeps the others from being registered, or their status and Leases from being renewed.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +24,7 @@ from spillway.config import Config
 from spillway.kube import KubeClient, NotFound, node_path, object_path
 from spillway.kube.client import MERGE_PATCH, collection_path
 from spillway.kube.leader import micro_time
+from spillway.loops.periodic import describe_error
 from spillway.model.kube import (
     ANNOTATION_SUBNET_ID,
     LABEL_EKS_VERSION,
@@ -33,6 +38,7 @@ from spillway.model.kube import (
 from spillway.model.specs import cpu_cores, memory_gib
 from spillway.policy.templates import super_node_name
 
+log = logging.getLogger("spillway.node-status.nodes")
 KUBELET_VERSION = "v1.30.0-spillway"
 CONTAINER_RUNTIME = "tke-serverless://"
 LEASE_NAMESPACE = "kube-node-lease"
@@ -153,9 +159,14 @@ class NodeRegistrar:
 
     async def register(self) -> None:
         """Create missing super nodes, merge ours into existing ones, then write their status."""
-        for node in self.nodes:
-            await self._register(node)
-        await self.write_status()
+        failed = await _each(self.nodes, self._register, raise_first=False)
+        now, refused = self.clock(), {node.name for node, _ in failed}
+        registered = [node for node in self.nodes if node.name not in refused]
+        failed += await _each(registered, lambda node: self._write_status(node, now), raise_first=False)
+        if failed and len({node.name for node, _ in failed}) == len(self.nodes):
+            raise failed[0][1]
+        for node, exc in failed:  # the others go on; the status loop registers it once it is possible
+            log.warning("super node not registered yet", extra={"node": node.name, "error": describe_error(exc)})
 
     async def _register(self, node: SuperNode) -> None:
         try:
@@ -175,24 +186,46 @@ class NodeRegistrar:
         return True
 
     async def write_status(self) -> None:
+        """Every node's status; one node's failure does not keep the others' from being written
+        (the first error is raised after all were tried, so the loop logs and backs off)."""
         now = self.clock()
-        for node in self.nodes:
-            body = {"status": node_status(node, self.readiness, now, self.since)}
-            try:
-                await self.client.patch(node_path(node.name) + "/status", body)
-            except NotFound:  # deleted behind our back: register it again, as a kubelet does
-                await self._register(node)
-                await self.client.patch(node_path(node.name) + "/status", body)
+        await _each(self.nodes, lambda node: self._write_status(node, now))
+
+    async def _write_status(self, node: SuperNode, now: float) -> None:
+        body = {"status": node_status(node, self.readiness, now, self.since)}
+        try:
+            await self.client.patch(node_path(node.name) + "/status", body)
+        except NotFound:  # deleted behind our back: register it again, as a kubelet does
+            await self._register(node)
+            await self.client.patch(node_path(node.name) + "/status", body)
 
     async def renew_leases(self) -> None:
+        """Every node's Lease, each on its own (as `write_status`)."""
         now = micro_time(self.clock())
-        for node in self.nodes:
-            path = object_path("coordination.k8s.io/v1", "leases", node.name, LEASE_NAMESPACE)
-            spec = {"holderIdentity": node.name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": now}
-            try:
-                await self.client.patch(path, {"spec": spec}, content_type=MERGE_PATCH)
-            except NotFound:
-                body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                        "metadata": {"name": node.name, "namespace": LEASE_NAMESPACE}, "spec": spec}
-                await self.client.request("POST", collection_path("coordination.k8s.io/v1", "leases",
-                                                                  LEASE_NAMESPACE), body=body)
+        await _each(self.nodes, lambda node: self._renew_lease(node, now))
+
+    async def _renew_lease(self, node: SuperNode, now: str) -> None:
+        path = object_path("coordination.k8s.io/v1", "leases", node.name, LEASE_NAMESPACE)
+        spec = {"holderIdentity": node.name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": now}
+        try:
+            await self.client.patch(path, {"spec": spec}, content_type=MERGE_PATCH)
+        except NotFound:
+            body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": node.name, "namespace": LEASE_NAMESPACE}, "spec": spec}
+            await self.client.request("POST", collection_path("coordination.k8s.io/v1", "leases",
+                                                              LEASE_NAMESPACE), body=body)
+
+
+async def _each(nodes: Sequence[SuperNode], work: Callable[[SuperNode], Awaitable[None]], *,
+                raise_first: bool = True) -> list[tuple[SuperNode, Exception]]:
+    """`work` for every node in turn, so one node never stops the others; then raises the first
+    failure (`raise_first`) or returns the failures."""
+    failed: list[tuple[SuperNode, Exception]] = []
+    for node in nodes:
+        try:
+            await work(node)
+        except Exception as exc:
+            failed.append((node, exc))
+    if failed and raise_first:
+        raise failed[0][1]
+    return failed

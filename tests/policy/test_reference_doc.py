@@ -3,15 +3,25 @@ rule names and annotation keys are compared both ways where the doc lists them."
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from spillway.model import kube
-from spillway.policy.catalogue import event_reasons, reason_codes, rule_names, status_codes
+from spillway.policy.catalogue import (
+    documented_reasons,
+    event_reasons,
+    reason_codes,
+    rule_names,
+    service_reasons,
+    status_codes,
+)
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "reference.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[2]
+DOC = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
 
 
 def section(title: str) -> str:
@@ -25,7 +35,8 @@ def first_column_codes(title: str) -> set[str]:
 
 
 def test_reason_codes_match_the_catalogue() -> None:
-    assert first_column_codes("Reason codes") == reason_codes()
+    assert first_column_codes("Reason codes") == documented_reasons()
+    assert not reason_codes() & service_reasons(), "a service reason that is also a decision's reason code"
 
 
 def test_event_reasons_match() -> None:
@@ -85,3 +96,130 @@ def test_rule_rows_and_reason_codes_agree() -> None:
     for rule in REGISTRY.values():
         assert set(rule.reasons) <= documented, rule.name
     assert set(REFUSAL_REASONS) <= set(REGISTRY["cloud-instance"].reasons)
+
+
+# ---- reasons the services pass to events, found in their source --------------------------------
+
+REASON = re.compile(r"[A-Z][a-z]+(?:[A-Z][a-z0-9]*)+")
+"""An event reason: UpperCamelCase of two words or more (`Warning`, `Normal` are types)."""
+REASON_PARAMETERS = frozenset({"reason", "event_reason"})
+
+
+def _modules(*folders: str) -> Iterator[tuple[str, Path, ast.Module]]:
+    """(dotted module name, path, tree); libs/spillway/x.py is spillway.x."""
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            parts = parts[1:] if parts[0] == "libs" else parts
+            parts = parts[:-1] if parts[-1] == "__init__" else parts
+            yield ".".join(parts), path, ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def _string(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _parameters(tree: ast.Module) -> dict[str, list[str]]:
+    """Callable name → its positional parameter names that may carry an event reason: a function's
+    parameters; a dataclass-style class's fields only when named `event_reason` (a `reason` field
+    elsewhere is a condition's or a status's reason, not an event's)."""
+    out: dict[str, list[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+            out[node.name] = names[1:] if names[:1] in (["self"], ["cls"]) else names
+        elif isinstance(node, ast.ClassDef):
+            fields = [n.target.id for n in node.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+            if fields:
+                out[node.name] = [f if f == "event_reason" else "" for f in fields]
+    return out
+
+
+def _constants(body: list[ast.stmt]) -> dict[str, str]:
+    """Module-level `NAME = "Text"`, and enum members as `Class.NAME`."""
+    out: dict[str, str] = {}
+    for node in body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if (value := _string(node.value)) is not None:
+                out[node.targets[0].id] = value
+        elif isinstance(node, ast.ClassDef):
+            out.update({f"{node.name}.{name}": value for name, value in _constants(node.body).items()
+                        if "." not in name})
+    return out
+
+
+def _imports(tree: ast.Module) -> dict[str, tuple[str, str]]:
+    """Local name → (module, name there) for `from module import name [as local]`."""
+    return {a.asname or a.name: (node.module, a.name) for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module for a in node.names}
+
+
+def _callee(func: ast.AST) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def emitted_reasons() -> dict[str, str]:
+    """Reason → where: every string the services pass as an event's reason (a parameter named
+    `reason`/`event_reason`, or the argument after "Warning"/"Normal"), constants resolved through
+    their imports, and every value of a services' enum whose name ends in Reason."""
+    modules = list(_modules("services", "libs/spillway"))
+    parameters: dict[str, list[str]] = {}
+    constants: dict[str, dict[str, str]] = {}
+    imports: dict[str, dict[str, tuple[str, str]]] = {}
+    for module, _, tree in modules:
+        parameters.update(_parameters(tree))
+        constants[module] = _constants(tree.body)
+        imports[module] = _imports(tree)
+
+    def lookup(module: str, name: str, hops: int = 4) -> str | None:
+        """`name` (or `Class.NAME`) as seen in `module`, following imports and re-exports."""
+        head, dot, rest = name.partition(".")
+        if name in constants.get(module, {}) or head not in imports.get(module, {}) or not hops:
+            return constants.get(module, {}).get(name)
+        source, original = imports[module][head]
+        return lookup(source, f"{original}{dot}{rest}", hops - 1)
+
+    found: dict[str, str] = {}
+    for module, path, tree in modules:
+        if not module.startswith("services."):
+            continue
+
+        def resolve(node: ast.AST, module: str = module) -> str | None:
+            if (value := _string(node)) is not None:
+                return value
+            if isinstance(node, ast.Attribute) and node.attr == "value":
+                node = node.value
+            if isinstance(node, ast.Name):
+                return lookup(module, node.id)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                return lookup(module, f"{node.value.id}.{node.attr}")
+            return None
+
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Reason"):
+                found.update({value: where for value in _constants(node.body).values()})
+            if not isinstance(node, ast.Call):
+                continue
+            callee, args = _callee(node.func), node.args
+            if callee == "partial" and args:  # functools.partial(f, *args): the call is f's
+                callee, args = _callee(args[0]), args[1:]
+            names = parameters.get(callee, [])
+            candidates = [arg for name, arg in zip(names, args, strict=False) if name in REASON_PARAMETERS]
+            candidates += [k.value for k in node.keywords if k.arg in REASON_PARAMETERS]
+            candidates += [args[i + 1] for i, arg in enumerate(args[:-1]) if _string(arg) in ("Warning", "Normal")]
+            for arg in candidates:
+                value = resolve(arg)
+                if value is not None and REASON.fullmatch(value):
+                    found[value] = where
+    return found
+
+
+def test_every_reason_a_service_emits_is_in_the_catalogue() -> None:
+    emitted = emitted_reasons()
+    # the net must see what it is for: reasons passed as literals, constants and enum members
+    assert {"TranslationWarning", "ZoneSoldOut", "ProvisioningFailed", "InstanceLost", "DaemonsetForbidden",
+            "UndecodableObject", "PodUpdateRefused", "UnmanagedSuperNode"} <= set(emitted)
+    missing = {reason: where for reason, where in emitted.items() if reason not in documented_reasons()
+               and reason not in event_reasons()}
+    assert not missing, f"event reasons used in services/ but not in spillway.policy.catalogue: {missing}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spillway.model.kube import ANNOTATION_RESOLV_CONF, Pod
+from spillway.model.specs import show_value
 from spillway.translate.errors import ResolvConfError
 
 CLOUD_DEFAULT_NAMESERVERS = ("183.60.83.19", "183.60.82.98")
@@ -64,7 +65,7 @@ def parse_resolv_conf(text: str) -> DnsConfig:
         keyword, *values = line.split()
 
         def fail(why: str, number: int = number, raw: str = raw) -> ResolvConfError:
-            return ResolvConfError(f"resolv.conf line {number} {raw.strip()!r}: {why}")
+            return ResolvConfError(f"resolv.conf line {number} {show_value(raw.strip())}: {why}")
 
         if keyword == "nameserver":
             if len(values) != 1:
@@ -90,13 +91,13 @@ def parse_resolv_conf(text: str) -> DnsConfig:
             for option in values:
                 name, sep, value = option.partition(":")
                 if not name or (sep and not value):
-                    raise fail(f"malformed option {option!r} (want name or name:value)")
+                    raise fail(f"malformed option {show_value(option)} (want name or name:value)")
                 options.pop(name, None)
                 options[name] = value if sep else None
         elif keyword in _IGNORED_KEYWORDS:
             pass
         else:
-            raise fail(f"unknown keyword {keyword!r}")
+            raise fail(f"unknown keyword {show_value(keyword)}")
         seen_directive = True
     if not seen_directive:
         raise ResolvConfError("resolv.conf has no directives (only blank lines or comments)")

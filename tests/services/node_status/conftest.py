@@ -13,7 +13,7 @@ from services.node_status import main as node_status_main
 from spillway.emulator.server import Emulator
 from spillway.sandbox import Sandbox
 from tests.fixtures.cloud import MutableClock
-from tests.services.cloud_provisioner.conftest import kube  # noqa: F401  (fixture)
+from tests.services.cloud_provisioner.conftest import kube, raw_api  # noqa: F401  (fixtures)
 from tests.services.cloud_provisioner.harness import cloud_config, fast_provider
 from tests.services.conftest import RunningService, ServiceEnv
 
