@@ -1,4 +1,4 @@
-"""The `spillway bench` scenarios (issue #9). Each boots the local stack (sandbox + emulator
+"""The `spillway bench` scenarios. Each boots the local stack (sandbox + emulator
 with start delay 0 + embedded NATS, every service its own process), drives it through the
 Kubernetes API like a user would, and returns plain figures. `bench/README.md` explains them.
 """

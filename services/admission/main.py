@@ -1,4 +1,4 @@
-"""The admission service: the mutating webhook that gates pods placement must see first (DESIGN §2).
+"""The admission service: the mutating webhook that gates pods placement must see first (docs/design.md §2).
 
 HTTPS on `admission.port` (`POST /mutate`, plus /healthz); the runtime's health server still
 serves /healthz, /readyz and /metrics on the health port. The global switch comes from the bus

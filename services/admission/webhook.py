@@ -1,4 +1,4 @@
-"""POST /mutate: the AdmissionReview v1 handler (DESIGN §2). It never blocks a pod.
+"""POST /mutate: the AdmissionReview v1 handler (docs/design.md §2). It never blocks a pod.
 
 Why so lean: it sits in every pod creation (target p99 ≤ 5 ms at 500 req/s), so it decodes only
 the request's uid, namespace, operation and object (msgspec, straight into the Pod view), asks the

@@ -1,4 +1,4 @@
-"""One `match` from what went wrong to what the provisioner does about it (STYLE 7).
+"""One `match` from what went wrong to what the provisioner does about it.
 
 Each failure says whether a redelivery may heal it (`retry`), and if not, the pod's Failed reason,
 the Warning event's reason and a message a user can act on. Messages carry the cloud's code and

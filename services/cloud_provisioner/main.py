@@ -1,5 +1,5 @@
 """The cloud-provisioner service: creates and deletes TKE Serverless container instances for pods
-bound to super nodes, and collects orphaned instances (DESIGN §2).
+bound to super nodes, and collects orphaned instances (docs/design.md §2).
 
 Handlers (acked after the side effect; redelivered with backoff; dead-lettered when hopeless):
 - `spillway.pod.bound` → create the instance (`provisioner.Provisioner.on_bound`), many pods in

@@ -1,4 +1,4 @@
-"""The node-status service: the node half of the eklet (DESIGN §2).
+"""The node-status service: the node half of the eklet (docs/design.md §2).
 
 While it holds the `spillway-node-status` Lease (one active replica; a standby takes over when the
 lease expires), it registers one super node per subnet (`nodes`), renews their Leases in

@@ -1,4 +1,4 @@
-"""The super nodes as Kubernetes sees them: the Node objects (DESIGN §2), their status and Leases.
+"""The super nodes as Kubernetes sees them: the Node objects (docs/design.md §2), their status and Leases.
 
 Registration merges instead of replacing: only the labels, annotations and taint Spillway owns
 are written, so what users put on a super node (annotations such as

@@ -1,4 +1,4 @@
-"""The placement service: decides cloud, local or refused for pending pods and acts (DESIGN §2).
+"""The placement service: decides cloud, local or refused for pending pods and acts (docs/design.md §2).
 
 - view (`view.py`): pods, nodes, owners, volumes, the global switch and zone cool-downs, followed
   from the watcher's KV buckets on every replica;

@@ -1,4 +1,4 @@
-"""The watcher service: the only service that watches Kubernetes (DESIGN §2).
+"""The watcher service: the only service that watches Kubernetes (docs/design.md §2).
 
 List+watch (resume by resourceVersion, relist on 410, reconnect with backoff — `Reflector`) of
 pods in all namespaces, nodes, the kube-system/eks-config ConfigMap, ReplicaSets (a Deployment

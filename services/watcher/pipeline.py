@@ -1,7 +1,7 @@
 """Ordered per key, concurrent across keys, latest state wins: how the watcher writes KV and publishes.
 
 Why: a sequential `await publish` caps at ~5,000/s and every pod event costs a KV put plus a
-publish (DESIGN §9). Work for one object runs one job at a time; work for different objects
+publish (docs/design.md §9). Work for one object runs one job at a time; work for different objects
 overlaps, up to `limit` keys at once, which also back-pressures the watch stream when NATS is slow.
 
 Why one slot and one pending job per key: a job is a flush of the key's latest state (the caller

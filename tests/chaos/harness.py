@@ -1,4 +1,4 @@
-"""What the chaos suite (issue #9) and the resilience tests (issue #7) share: a local stack with a
+"""What the chaos suite and the resilience tests share: a local stack with a
 short orphan-GC grace, a burst driver, the end-state verdict and the printed figures.
 
 The verdict is read from the parts themselves, never from logs: pods from the API, instances
@@ -258,7 +258,7 @@ async def wait_converged(stack: ChaosStack, kube: KubeClient, app: str, desired:
 
 
 async def stuck_silently(kube: KubeClient, verdict: Verdict) -> list[str]:
-    """Pods still Pending that no Warning event explains: the failure issue #7 asks us to catch."""
+    """Pods still Pending that no Warning event explains: the failure the resilience tests exist to catch."""
     warnings = await warning_events(kube)
     return sorted(name for name in verdict.pending if not warnings.get(name))
 

@@ -1,6 +1,6 @@
-"""The chaos suite (issue #9): during a burst, one kind of trouble at a time, then the promise.
+"""The chaos suite: during a burst, one kind of trouble at a time, then the promise.
 
-Size: BURST_PODS = 200 pods per scenario (issue #9 says 500; 200 keeps the whole suite near
+Size: BURST_PODS = 200 pods per scenario (500 was asked for; 200 keeps the whole suite near
 three minutes on 2 cores; the figures scale with it). Every replica bursts (LOCAL_REPLICAS "0").
 
 After each scenario: every pod Running, or Failed with a reason (a sold-out zone); zero

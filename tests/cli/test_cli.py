@@ -1,4 +1,4 @@
-"""The CLI lists every DESIGN §8 subcommand and answers unknown ones with status 2."""
+"""The CLI lists every docs/design.md §8 subcommand and answers unknown ones with status 2."""
 
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""Admission end to end (issue #6): through the sandbox's webhook call, a malformed
+"""Admission end to end: through the sandbox's webhook call, a malformed
 LOCAL_REPLICAS reaches kubectl as a Warning, and the pod is still created (never blocked)."""
 
 from __future__ import annotations

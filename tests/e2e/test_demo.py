@@ -1,4 +1,4 @@
-"""The original's example end to end (issue #7): every service its own process, asserted
+"""The original's example end to end: every service its own process, asserted
 through the Kubernetes API and the bus, not from printed text."""
 
 from __future__ import annotations

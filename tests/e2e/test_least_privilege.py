@@ -1,4 +1,4 @@
-"""Least privilege, for real (issue #8): the burst flow with the sandbox's `--rbac` on and every
+"""Least privilege, for real: the burst flow with the sandbox's `--rbac` on and every
 service on its own ServiceAccount token, bound to the roles in k8s/base.
 
 Two claims, both read from the sandbox's audit trail: no call by a Spillway service was denied,

@@ -1,4 +1,4 @@
-"""One pod, one trace (DESIGN §3): every service's spans for a pod — watcher's publish, the
+"""One pod, one trace (docs/design.md §3): every service's spans for a pod — watcher's publish, the
 placement decision, the instance creation, the status sync — carry the pod's uid as trace id,
 as decoded from what each process really exports over OTLP/HTTP."""
 

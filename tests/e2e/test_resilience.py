@@ -1,4 +1,4 @@
-"""Resilience end to end (issue #7): every service its own process on sandbox + emulator + NATS.
+"""Resilience end to end: every service its own process on sandbox + emulator + NATS.
 
 - Each service killed with SIGKILL mid-burst and started again → no duplicate and no lost
   instance: exactly one instance per running cloud pod, none without a pod (orphan GC grace

@@ -1,4 +1,4 @@
-"""`spillway up`: the local stack until SIGTERM, announced the way DESIGN §8 says, usable
+"""`spillway up`: the local stack until SIGTERM, announced the way docs/design.md §8 says, usable
 through the files it writes, supervising its children (a service or NATS that dies comes back,
 and one line says so), and gone without a trace when stopped."""
 

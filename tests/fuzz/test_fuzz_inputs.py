@@ -1,4 +1,4 @@
-"""Fuzzing (issue #9): random config files and malformed bus payloads are answered with a
+"""Fuzzing: random config files and malformed bus payloads are answered with a
 reason, never with a crash. (The policy, the translation and admission have their own
 hypothesis properties in tests/policy and tests/translate.)"""
 

@@ -1,4 +1,4 @@
-"""Instance sizing (DESIGN §6): the smallest TKE Serverless spec that fits; quantity parsing by
+"""Instance sizing (docs/design.md §6): the smallest TKE Serverless spec that fits; quantity parsing by
 Kubernetes' grammar, bounded (hostile values cost microseconds and raise only QuantityError)."""
 
 import math

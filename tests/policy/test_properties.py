@@ -17,7 +17,7 @@ from spillway.policy.engine import PlacementInput, decide
 from spillway.policy.nodes import SuperNodeState
 from spillway.policy.options import PolicyOptions
 from spillway.policy.patches import cloud_patch, local_patch
-from spillway.policy.switches import evaluate_switches, parse_local_replicas
+from spillway.policy.switches import evaluate_switches
 from spillway.policy.workload import WorkloadKey, is_daemonset_pod
 from tests.model.pod_strategies import hostile_text
 from tests.model.pod_strategies import pods as whole_pods
@@ -170,9 +170,10 @@ def test_review_handles_every_whole_pod(obj: dict[str, Any], global_switch: str 
     assert not result.reason.startswith("InternalError"), result.reason
     assert all(len(w) <= WARNING_LIMIT for w in result.warnings)
     annotations = subject.metadata.annotations
-    valid_quota = parse_local_replicas(annotations.get(ANNOTATION_LOCAL_REPLICAS)).value is not None
+    # a malformed value is gated too, so placement records why it is kept local
+    has_quota = ANNOTATION_LOCAL_REPLICAS in annotations
     switch, _ = evaluate_switches(global_switch, annotations)
-    expected_gate = (switch.allowed and valid_quota and not subject.spec.node_name
+    expected_gate = (switch.allowed and has_quota and not subject.spec.node_name
                      and subject.metadata.namespace not in PolicyOptions().excluded_namespaces
                      and not is_daemonset_pod(subject))
     assert result.gate is expected_gate

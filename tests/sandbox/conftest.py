@@ -1,4 +1,4 @@
-"""Fixtures for the cluster behaviour (issue #4): `cluster` is a sandbox with the workload
+"""Fixtures for the cluster behaviour: `cluster` is a sandbox with the workload
 controllers, the scheduler, the fake kubelet and webhooks on and one local node (node-1,
 2 cpu, 4Gi, 110 pods) with zero kubelet delays; `make_cluster(**options)` picks other options."""
 

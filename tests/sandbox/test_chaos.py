@@ -1,5 +1,5 @@
 """`POST /debug/spillway/chaos`: dropped watch streams and compacted history, as the chaos
-suite (issue #9) forces them mid-burst, and what a real client (our Reflector) makes of them."""
+suite forces them mid-burst, and what a real client (our Reflector) makes of them."""
 
 from __future__ import annotations
 

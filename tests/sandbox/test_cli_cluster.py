@@ -1,5 +1,5 @@
 """`spillway sandbox --nodes 1` as a subprocess plus kubectl: a Deployment runs on the local
-node until it is full, then the rest stay Pending/Unschedulable (issue #4's "done when")."""
+node until it is full, then the rest stay Pending/Unschedulable ."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The in-process controller hook issue #4 builds on: a loop over store.watch that writes back
+"""The in-process controller hook the cluster behaviour builds on: a loop over store.watch that writes back
 through the store is visible to HTTP clients like any other writer."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tests.sandbox.helpers import node, pod
 
 
 async def naive_scheduler(sb: Sandbox) -> None:
-    """Bind every pending, ungated pod to the first node (a stand-in for issue #4's scheduler)."""
+    """Bind every pending, ungated pod to the first node (a stand-in for the sandbox's scheduler)."""
     store = sb.store
     _, rv = store.list("pods")
     async for type_, obj in store.watch("pods", resource_version=rv, field_selector="spec.nodeName="):

@@ -233,7 +233,7 @@ def pod_body(
 
 def super_node_body(subnet_id: str, zone: str = SUPER_NODE_ZONE, *, pods: int = 100, ready: bool = True,
                     unschedulable: bool = False) -> dict[str, Any]:
-    """A super node exactly as DESIGN §2 describes it (what node-status registers)."""
+    """A super node exactly as docs/design.md §2 describes it (what node-status registers)."""
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {

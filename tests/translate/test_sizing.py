@@ -1,4 +1,4 @@
-"""Instance size through the translation (DESIGN §6), including annotations and init containers."""
+"""Instance size through the translation (docs/design.md §6), including annotations and init containers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `spillway` command: one entry point, one subcommand per DESIGN §8 line.
+"""The `spillway` command: one entry point, one subcommand per docs/design.md §8 line.
 
 Each subcommand lives in its own module exposing `main(argv: list[str]) -> int` with its own
 argparse parser (so `spillway X --help` is that module's help). Modules are imported only when
@@ -18,18 +18,17 @@ class Subcommand:
     name: str
     module: str
     summary: str
-    issue: int
 
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
-    Subcommand("demo", "spillway.cli.demo", "the original's example end to end on this machine, then exit", 7),
-    Subcommand("up", "spillway.cli.up", "the whole local stack (NATS, sandbox, emulator, services) until Ctrl-C", 7),
-    Subcommand("sandbox", "spillway.sandbox.cli", "serve a Kubernetes API sandbox from memory", 3),
-    Subcommand("cloud-emulator", "spillway.emulator.cli", "serve a TKE Serverless (API 3.0) emulator", 5),
-    Subcommand("run", "spillway.cli.run", "run one service: watcher, placement, cloud-provisioner, ...", 2),
-    Subcommand("explain", "spillway.cli.explain", "explain the placement decision of NAMESPACE/POD", 6),
-    Subcommand("events", "spillway.cli.events", "tail the bus in readable form", 2),
-    Subcommand("bench", "spillway.cli.bench", "run benchmark scenarios and print figures", 9),
+    Subcommand("demo", "spillway.cli.demo", "the original's example end to end on this machine, then exit"),
+    Subcommand("up", "spillway.cli.up", "the whole local stack (NATS, sandbox, emulator, services) until Ctrl-C"),
+    Subcommand("sandbox", "spillway.sandbox.cli", "serve a Kubernetes API sandbox from memory"),
+    Subcommand("cloud-emulator", "spillway.emulator.cli", "serve a TKE Serverless (API 3.0) emulator"),
+    Subcommand("run", "spillway.cli.run", "run one service: watcher, placement, cloud-provisioner, ..."),
+    Subcommand("explain", "spillway.cli.explain", "explain the placement decision of NAMESPACE/POD"),
+    Subcommand("events", "spillway.cli.events", "tail the bus in readable form"),
+    Subcommand("bench", "spillway.cli.bench", "run benchmark scenarios and print figures"),
 )
 
 
@@ -64,13 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"spillway: unknown command {args[0]!r} (choose from {', '.join(by_name)})", file=sys.stderr)
         return 2
-    try:
-        module = importlib.import_module(cmd.module)
-    except ModuleNotFoundError as exc:
-        if exc.name and cmd.module.startswith(exc.name):
-            print(f"spillway {cmd.name}: not implemented yet (issue #{cmd.issue})", file=sys.stderr)
-            return 2
-        raise
+    module = importlib.import_module(cmd.module)
     code: int = module.main(args[1:])
     return code
 

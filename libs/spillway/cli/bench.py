@@ -1,4 +1,4 @@
-"""`spillway bench [SCENARIO] [--json]`: measure Spillway on this machine (issue #9).
+"""`spillway bench [SCENARIO] [--json]`: measure Spillway on this machine.
 
 Each scenario boots the local stack with every service as its own process; figures are
 percentiles and ratios, and every run states the core count. `bench/README.md` explains them.

@@ -1,5 +1,5 @@
 """The whole local stack on one machine: embedded NATS, the Kubernetes sandbox, the TKE
-Serverless emulator and every service, each service its own OS process (DESIGN §4).
+Serverless emulator and every service, each service its own OS process (docs/design.md §4).
 
 `spillway demo`, `spillway up`, `spillway bench` and the end-to-end tests all boot it through
 `LocalStack`. Children are started with `python -m spillway.cli ...`, so nothing depends on

@@ -2,7 +2,7 @@
 raw bytes on the wire, msgspec for decoding.
 
 Why raw: kubernetes_asyncio's models cost ~390 µs per pod to deserialise and its request path
-json-dumps every body (DESIGN §9). We borrow its Configuration (kubeconfig, in-cluster
+json-dumps every body (docs/design.md §9). We borrow its Configuration (kubeconfig, in-cluster
 service-account token with refresh, TLS) and its aiohttp session, and do the rest ourselves.
 """
 

@@ -3,7 +3,7 @@
 Resume from the last resourceVersion (bookmarks included), relist on 410 Expired, reconnect
 with capped exponential backoff. After a relist, objects that vanished while we were away are
 reported as DELETED, so a consumer's view never keeps ghosts. Objects stay raw bytes: the
-consumer decodes only what it needs (msgspec, DESIGN §9).
+consumer decodes only what it needs (msgspec, docs/design.md §9).
 
 Per object, never per list: an item or watch event that cannot be read (metadata of the wrong
 type, a line that is not JSON) or that the handler fails on (its own decode into a model) is

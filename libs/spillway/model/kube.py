@@ -1,7 +1,7 @@
 """Typed, read-only views of the Kubernetes objects Spillway reasons about.
 
 Why not kubernetes_asyncio's models: they cost ~390 µs per pod to deserialise, msgspec ~5 µs
-(DESIGN §9). These Structs hold only the fields the policy, the translation and the services
+(docs/design.md §9). These Structs hold only the fields the policy, the translation and the services
 use; unknown fields are ignored on decode, so they read real API JSON as it comes
 (`decode_pod(raw_bytes)`). Encoding writes camelCase JSON that is itself valid API JSON for
 those fields. They are frozen: change an object by building a patch, never by mutation.

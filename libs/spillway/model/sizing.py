@@ -1,4 +1,4 @@
-"""Pod → instance size (DESIGN §6), shared by the policy's size rule and the translation.
+"""Pod → instance size (docs/design.md §6), shared by the policy's size rule and the translation.
 
 Per resource, total = max(sum over app containers of request (limit when no request),
 largest init container); both totals 0 → 1 core / 2 GiB. The `eks.tke.cloud.tencent.com/cpu`
@@ -36,7 +36,7 @@ def _container_amount(container: Container, resource: str) -> Fraction:
 
 
 def resource_totals(pod: Pod) -> tuple[Fraction, Fraction]:
-    """(cores, GiB) the pod asks for, by the DESIGN §6 rule, before annotations."""
+    """(cores, GiB) the pod asks for, by the docs/design.md §6 rule, before annotations."""
     totals: list[Fraction] = []
     for resource in ("cpu", "memory"):
         app = sum((_container_amount(c, resource) for c in pod.spec.containers), Fraction(0))

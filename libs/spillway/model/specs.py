@@ -1,4 +1,4 @@
-"""TKE Serverless instance specs (DESIGN §6) and Kubernetes quantity parsing.
+"""TKE Serverless instance specs (docs/design.md §6) and Kubernetes quantity parsing.
 
 One table serves the translation (pod → smallest spec that fits), the policy's size rule
 (above the largest spec → never eligible) and the emulator (reject what the cloud rejects).

@@ -17,7 +17,7 @@ from spillway.policy.switches import SwitchVerdict
 
 
 class Trigger(StrEnum):
-    """Which path brought the pod to placement (DESIGN §2)."""
+    """Which path brought the pod to placement (docs/design.md §2)."""
 
     GATED = "gated"
     UNSCHEDULABLE = "unschedulable"

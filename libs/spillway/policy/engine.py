@@ -1,4 +1,4 @@
-"""`decide()`: one pod's placement, as a pure function of plain inputs (DESIGN §2's two paths).
+"""`decide()`: one pod's placement, as a pure function of plain inputs (docs/design.md §2's two paths).
 
 Why pure: placement replays decisions for `spillway explain`, and the tests walk every row of
 the tables without a cluster; the service gathers the inputs (pod, counts, nodes, switch,

@@ -1,4 +1,4 @@
-"""Pictures of the super nodes Spillway registers (DESIGN §2), for judging affinity before any exists.
+"""Pictures of the super nodes Spillway registers (docs/design.md §2), for judging affinity before any exists.
 
 Why: the affinity rule asks "could this pod ever match a super node?". Before node-status has
 registered one (or while all are deleted), the answer comes from what node-status will create:

@@ -7,7 +7,7 @@ patch, pod_rules, validation + quantity (ObjectMeta rules, canonical quantities)
 events_view, api (HTTP), subresources (scale, eviction, log proxy), discovery,
 tables, rbac (tokens, authorizer, audit), certs, persistence, server, cli.
 
-Cluster behaviour (issue #4; each loop switchable, all off by default in-process, on for
+Cluster behaviour (each loop switchable, all off by default in-process, on for
 `spillway sandbox`): controllers/ (Deployment, ReplicaSet with the real scale-down order in
 ranking.py, StatefulSet, Job, DaemonSet), scheduler (+ pure scheduling.py: filters, score, the
 real FitError message), kubelet (fake kubelet for the sandbox's own nodes only), webhooks

@@ -2,7 +2,7 @@
 
 A real kube-apiserver drops watch connections (restarts, load balancers, timeouts) and compacts
 etcd, so a client resuming from its last resourceVersion gets 410 Gone and must relist. The
-chaos suite (issue #9) needs to force both on demand, mid-burst:
+chaos suite needs to force both on demand, mid-burst:
 
     POST /debug/spillway/chaos {"drop_watches": true, "compact_history": true}
 

@@ -54,7 +54,7 @@ class SandboxOptions:
     snapshot_interval: float = 5.0
     admission_hooks: list[AdmissionHook] = field(default_factory=list)
     controllers: list[Controller] = field(default_factory=list)
-    # Cluster behaviour (issue #4): all off by default in-process, on for `spillway sandbox`.
+    # Cluster behaviour: all off by default in-process, on for `spillway sandbox`.
     nodes: list[LocalNode] = field(default_factory=list)
     workload_controllers: bool = False
     scheduler: bool = False

@@ -1,6 +1,6 @@
 """resolv.conf text → the API's DnsConfig, and which source wins for a pod.
 
-Precedence (DESIGN §1 "Custom DNS"): the pod's `eks.tke.cloud.tencent.com/resolv-conf`
+Precedence (docs/design.md §1 "Custom DNS"): the pod's `eks.tke.cloud.tencent.com/resolv-conf`
 annotation, else the super node's, else the pod's own `spec.dnsConfig` when `dnsPolicy: None`,
 else no DnsConfig at all — the instance then uses the cloud's default resolvers
 (183.60.83.19 and 183.60.82.98), which do not know the IDC cluster's service names.

@@ -1,4 +1,4 @@
-"""The pod → CreateEKSContainerInstances translation (DESIGN §6): one pure function.
+"""The pod → CreateEKSContainerInstances translation (docs/design.md §6): one pure function.
 
 Same pod and context → the same request, byte for byte once JSON-encoded (lists whose order
 means nothing are sorted), so a retried create is identical to the first. What no instance can

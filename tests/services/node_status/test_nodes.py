@@ -1,4 +1,4 @@
-"""Super node registration (DESIGN §2 shape), user edits surviving, leases, readiness from cloud health."""
+"""Super node registration (docs/design.md §2 shape), user edits surviving, leases, readiness from cloud health."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A pod larger than the largest TKE Serverless instance spec (DESIGN §6) is refused: no
+"""A pod larger than the largest TKE Serverless instance spec (docs/design.md §6) is refused: no
 instance could hold it. Malformed eks.tke.cloud.tencent.com/cpu or /mem annotations are
 reported as a warning and the size is computed from the containers instead."""
 
