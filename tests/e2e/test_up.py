@@ -183,3 +183,28 @@ async def test_stack_restarts_a_dead_nats_but_never_a_child_killed_on_purpose(tm
         pids = list(stack.pids().values())
     await asyncio.sleep(0.5)
     assert [pid for pid in pids if alive(pid)] == []
+
+
+async def test_a_port_taken_before_a_service_binds_it_gives_fresh_ports_and_leaks_nothing(tmp_path: Path) -> None:
+    """Ports are picked before the services bind them; another program may take one. The stack
+    then discards the first attempt entirely (processes, supervisors, log files: a leaked file
+    is a ResourceWarning, an error here) and starts again on fresh ports."""
+    import socket
+
+    lines: list[str] = []
+    stack = LocalStack(StackOptions(state_dir=tmp_path, services=("watcher",)), progress=lines.append)
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind(("127.0.0.1", stack.health_ports["watcher"]))
+    squatter.listen()
+    taken = stack.health_ports["watcher"]
+    try:
+        async with stack:
+            assert "a port was taken meanwhile; picking fresh ports" in lines
+            assert stack.health_ports["watcher"] != taken
+            assert stack.restarts()["watcher"] == 0
+            pids = list(stack.pids().values())
+    finally:
+        squatter.close()
+    await asyncio.sleep(0.5)
+    assert [pid for pid in pids if alive(pid)] == []

@@ -217,7 +217,7 @@ class LocalStack:
                 if "address already in use" not in str(exc) or attempt == attempts - 1:
                     raise
                 self.progress("a port was taken meanwhile; picking fresh ports")
-                await asyncio.gather(*(self._terminate(self.children[name], 5.0)
+                await asyncio.gather(*(self._discard(self.children[name], 5.0)
                                        for name in self.options.services if name in self.children))
                 self.health_ports = {name: free_port() for name in SERVICES}
                 self.admission_port, self.kubelet_port = free_port(), free_port()
@@ -346,17 +346,20 @@ class LocalStack:
         """Start a child again with the same arguments and wait until it is ready (a restart
         by hand: not counted in `restarts()`)."""
         child = self.children[name]
+        await self._discard(child, 10.0)
+        again = Child(child.name, child.argv, child.ready_url, child.env, restarts=child.restarts)
+        await self._start(again)
+
+    async def _discard(self, child: Child, grace: float) -> None:
+        """End a child for good before it is replaced: its supervisor, its process, its log."""
         child.supervised = False
-        supervisor = self._supervisors.pop(name, None)
+        supervisor = self._supervisors.pop(child.name, None)
         if supervisor is not None:
             supervisor.cancel()
             await asyncio.gather(supervisor, return_exceptions=True)
-        if child.process is not None and child.process.returncode is None:
-            await self._terminate(child, 10.0)
+        await self._terminate(child, grace)
         if child.log:
             child.log.close()
-        again = Child(child.name, child.argv, child.ready_url, child.env, restarts=child.restarts)
-        await self._start(again)
 
     def restarts(self) -> dict[str, int]:
         """Supervised restarts per child (and `nats`) since the stack started; restarts by hand
