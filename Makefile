@@ -22,12 +22,13 @@ gates: $(STAMP)
 	$(BIN)/mypy --strict libs/spillway
 	$(BIN)/lint-imports
 
+# Two workers: most end-to-end time is waiting on other processes, so two share the 2 cores well.
 test: gates
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # Local loop: skip slow end-to-end and chaos tests.
 test-fast: gates
-	$(BIN)/python -m pytest -q -m 'not slow and not chaos'
+	$(BIN)/python -m pytest -q -n 2 -m 'not slow and not chaos'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
