@@ -1,7 +1,7 @@
 """Benchmark: does the sandbox stay responsive while its scheduler simulation holds thousands
 of pending pods? 2,000 pods that cannot fit anywhere are created; while the scheduler works
 through them (and re-evaluates them as a node changes), GET pod, LIST nodes and PATCH pod
-latencies are measured over HTTP. Issue #4 target: p99 well under 100 ms.
+latencies are measured over HTTP. Target: p99 well under 100 ms.
 
 `python -m bench.sandbox_scheduler [--pods N] [--samples N]`; `run()` returns the figures.
 """

@@ -1,7 +1,7 @@
 """The sandbox as a running thing: options, the aiohttp application, start/stop, kubeconfig.
 
 `async with Sandbox(SandboxOptions(...)) as sb:` runs it on the current event loop (tests do
-this); `spillway sandbox` wraps the same class. Issue #4's in-process controllers plug in as
+this); `spillway sandbox` wraps the same class. The in-process controllers plug in as
 `options.controllers`: async callables taking the Sandbox, run as tasks after start and
 cancelled on stop.
 """
