@@ -14,6 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from bench.hostile import HOSTILE_TEXT, HUGE_DIGITS
 from spillway.model.kube import (
     ANNOTATION_AUTO_SCALE,
     ANNOTATION_CPU,
@@ -26,14 +27,6 @@ from spillway.model.kube import (
     ANNOTATION_SUBNET_ID,
     PLACEMENT_GATE,
 )
-
-HUGE_DIGITS = "9" * 5000
-HOSTILE_TEXT = [
-    "", " ", "Infinity", "-Infinity", "inf", "NaN", "nan", "1e30000000", "-1e30000000", "1e-30000000",
-    "1e99999999999", "1E2147483648", HUGE_DIGITS, "0" * 4999 + "1", "-1", "+1", "1.5", "٣", "0x10", "1_000",
-    "\x00", "\n", "true\n", "TRUE", " false ", "null", "1" * 65, "2147483647", "2147483648", "00000000000000000003",
-    "é" * 300, "x" * 70000,
-]
 
 
 def _hostile_value(index: int) -> str:

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ALL = ("burst", "steady", "admission", "scaledown", "scheduler")
+ALL = ("burst", "steady", "admission", "scaledown", "scheduler", "hostile")
 
 
 def flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
@@ -55,6 +55,12 @@ async def run(names: list[str], args: argparse.Namespace, as_json: bool) -> dict
                 progress("scheduler: 2000 pods that fit nowhere, API latency while the scheduler works")
                 results[name] = await sandbox_scheduler.run()
                 continue
+            if name == "hostile":  # no stack: the pure policy and translation, per call
+                from bench import hostile
+
+                progress(f"hostile: {args.hostile_pods} whole hostile pods through review, decide and translate")
+                results[name] = hostile.run(args.hostile_pods)
+                continue
             results[name] = await scenarios.SCENARIOS[name](Path(tmp), progress, **kwargs)
     return results
 
@@ -66,6 +72,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pods", type=int, default=2000, help="burst: pods to scale to")
     parser.add_argument("--rate", type=float, default=100.0, help="steady: pods per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="steady: duration")
+    parser.add_argument("--hostile-pods", type=int, default=5000, help="hostile: pods to generate")
     parser.add_argument("--admission-rate", type=float, default=500.0, help="admission: requests per second")
     args = parser.parse_args(argv)
     names = list(ALL) if args.scenario == "all" else [args.scenario]
