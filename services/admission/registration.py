@@ -9,7 +9,6 @@ excluded namespaces never sent.
 from __future__ import annotations
 
 import base64
-import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,8 +59,3 @@ async def register_webhook(client: KubeClient, url: str, ca_bundle: bytes, *, na
         return
     body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
     await client.request("PUT", path, body=body)
-
-
-async def unregister_webhook(client: KubeClient, name: str = DEFAULT_NAME) -> None:
-    with contextlib.suppress(NotFound):
-        await client.delete(object_path(GROUP_VERSION, PLURAL, name))

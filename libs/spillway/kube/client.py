@@ -8,7 +8,6 @@ service-account token with refresh, TLS) and its aiohttp session, and do the res
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
@@ -225,15 +224,3 @@ def pod_path(namespace: str, name: str) -> str:
 
 def node_path(name: str) -> str:
     return object_path("v1", "nodes", name)
-
-
-async def retry_on_conflict(attempt: Any, *, attempts: int = 5) -> Any:
-    """Run `attempt()` (a read-modify-write) again on 409 Conflict, like client-go's RetryOnConflict."""
-    for i in range(attempts):
-        try:
-            return await attempt()
-        except KubeError as exc:
-            if exc.status != 409 or i == attempts - 1:
-                raise
-            await asyncio.sleep(0.01 * (2**i))
-    return None
