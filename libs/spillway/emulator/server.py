@@ -83,11 +83,8 @@ class Emulator:
         app.router.add_post("/_admin/vanish", self._admin_vanish)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.options.port)
-        await site.start()
-        server = site._server
-        assert server is not None and isinstance(server, asyncio.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        await web.TCPSite(self._runner, self.options.host, self.options.port).start()
+        self.port = self._runner.addresses[0][1]
         if self.options.data_dir is not None:
             self._snapshotter = asyncio.create_task(self._snapshot_loop())
 

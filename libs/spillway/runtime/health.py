@@ -36,11 +36,8 @@ class HealthServer:
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         for port in self.ports:
-            site = web.TCPSite(self._runner, self.host, port)
-            await site.start()
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
-            self.bound_ports.extend(s.getsockname()[1] for s in sockets[:1])
+            await web.TCPSite(self._runner, self.host, port).start()
+        self.bound_ports.extend(dict.fromkeys(address[1] for address in self._runner.addresses))
 
     async def stop(self) -> None:
         if self._runner is not None:

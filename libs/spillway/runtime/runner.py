@@ -133,7 +133,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.service._ctx is not None:
+        if self.service.running:
             for hook in self.service.shutdown_hooks:
                 try:
                     await hook(self.service.ctx)

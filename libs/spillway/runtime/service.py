@@ -105,6 +105,11 @@ class Service:
         return self._ready
 
     @property
+    def running(self) -> bool:
+        """Whether the runtime has bound a context (startup ran, shutdown not finished)."""
+        return self._ctx is not None
+
+    @property
     def ctx(self) -> Context:
         """The running context (available from startup on)."""
         if self._ctx is None:
