@@ -70,6 +70,8 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
                      id="empty-subnet-id"),
         pytest.param("cloud:\n  instanceQuota: many\n", "cloud.instanceQuota: expected int, got str", id="wrong-type"),
         pytest.param("cloud:\n  appId: 1\n", "cloud.appId: unknown key", id="typo-key"),
+        pytest.param('cloud:\n  "app\\nId": 1\n', "cloud.app\\nId: unknown key", id="key-with-a-newline"),
+        pytest.param(f"cloud:\n  ? {'k' * 5000}\n  : 1\n", f"cloud.{'k' * 194}…: unknown key", id="key-of-5000-chars"),
         pytest.param("placement:\n  switchPrecedence: sometimes\n", "placement.switchPrecedence: invalid enum value",
                      id="bad-enum"),
         pytest.param("telemetry:\n  healthPort: 70000\n", "telemetry.healthPort: must be a port number", id="bad-port"),

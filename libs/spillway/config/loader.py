@@ -25,8 +25,20 @@ class ConfigError(Exception):
     """Invalid or unreadable configuration; str() is one line: `<file>: <key path>: <problem>`."""
 
     def __init__(self, source: str, key: str, problem: str) -> None:
+        key, problem = _one_line(key), _one_line(problem)
         self.source, self.key, self.problem = source, key, problem
         super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
+
+
+KEY_TEXT_LIMIT = 200
+
+
+def _one_line(text: str) -> str:
+    """A key or problem as it may appear in one line of output: control characters escaped
+    (a YAML key may hold a newline), bounded in length."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= KEY_TEXT_LIMIT else text[:KEY_TEXT_LIMIT] + "…"
 
 
 def _dec_hook(type_: type[Any], obj: Any) -> Any:
@@ -37,7 +49,7 @@ def _dec_hook(type_: type[Any], obj: Any) -> Any:
     raise NotImplementedError(type_)
 
 
-_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _FIELD = re.compile(r"field `(?P<field>[^`]+)`")
 
 
