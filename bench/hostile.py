@@ -13,12 +13,12 @@ No call may raise: the count of exceptions is a figure too (it must be 0).
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from bench.figures import summary
 from spillway.model.kube import (
     ANNOTATION_AUTO_SCALE,
     ANNOTATION_CPU,
@@ -116,16 +116,6 @@ def _timed(fn: Callable[[], Any], samples: list[float]) -> Any:
         samples.append(time.perf_counter() - started)
 
 
-def _micros(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6, 1)
-
-    return {"p50_us": pick(0.50), "p99_us": pick(0.99), "max_us": round(ordered[-1] * 1e6, 1),
-            "mean_us": round(statistics.fmean(ordered) * 1e6, 1)}
-
-
 def _calls(pod: Pod, local_count: int, options: PolicyOptions, nodes: list[SuperNodeState],
            pvcs: dict[str, PersistentVolumeClaim], pvs: dict[str, PersistentVolume],
            context: TranslationContext) -> list[tuple[str, Callable[[], Any]]]:
@@ -162,6 +152,6 @@ def run(pods: int = 5000, seed: int = 12) -> dict[str, Any]:
                 continue
             if name == "decide":
                 outcomes[f"decide {result.outcome.value}: {result.reason}"] += 1
-    return {"pods": pods, "seed": seed, **{name: _micros(samples) for name, samples in timings.items()},
+    return {"pods": pods, "seed": seed, **{name: summary(samples, "us") for name, samples in timings.items()},
             "exceptions": dict(exceptions) or 0,
             "outcomes": dict(sorted(outcomes.items(), key=lambda item: -item[1])[:8])}

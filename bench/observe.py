@@ -1,5 +1,5 @@
 """What every scenario measures with: a pod observer on the API (first seen, bound, running,
-deleted, per uid), percentiles, peak RSS of the stack's processes, and the emulator's call counts."""
+deleted, per uid), peak RSS of the stack's processes, and the emulator's call counts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,19 +17,6 @@ from spillway.kube import KubeClient
 from spillway.kube.client import collection_path
 from spillway.kube.reflector import RawEvent, Reflector
 from spillway.model.kube import Pod, decode_pod
-
-
-def percentile(values: Iterable[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); 0.0 for no values."""
-    data = sorted(values)
-    if not data:
-        return 0.0
-    rank = max(0, min(len(data) - 1, round(q / 100 * len(data) + 0.5) - 1))
-    return data[rank]
-
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
 
 
 @dataclass

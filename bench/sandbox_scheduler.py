@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -20,19 +19,10 @@ from typing import Any
 
 import aiohttp
 
+from bench.figures import summary
 from spillway.sandbox import Sandbox, SandboxOptions
 from spillway.sandbox.scheduler import Scheduler, run_scheduler
 from spillway.sandbox.topology import uniform
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
-
-    return {"p50_ms": pick(0.50), "p99_ms": pick(0.99), "max_ms": round(ordered[-1] * 1000, 2),
-            "mean_ms": round(statistics.fmean(ordered) * 1000, 2)}
 
 
 async def run(pods: int = 2000, samples: int = 1000, nodes: int = 3) -> dict[str, Any]:
@@ -90,7 +80,7 @@ async def run(pods: int = 2000, samples: int = 1000, nodes: int = 3) -> dict[str
                     "sampling_seconds": round(sampling, 2),
                     "node_changes_during_sampling": node_changes[0] if isinstance(node_changes[0], int) else None,
                     "pod_evaluations_during_sampling": scheduler[0].evaluations - evaluations_before,
-                    **{name: _percentiles(values) for name, values in lat.items()}}
+                    **{name: summary(values) for name, values in lat.items()}}
 
 
 async def _churn_nodes(sb: Sandbox) -> int:

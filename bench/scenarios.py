@@ -16,7 +16,8 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from bench.observe import PodObserver, cores, emulator_calls, ms, percentile, stack_cpu, stack_rss
+from bench.figures import summary
+from bench.observe import PodObserver, cores, emulator_calls, stack_cpu, stack_rss
 from spillway.cli.demo import ensure_eks_config
 from spillway.cli.stack import DEMO_SECRET_ID, DEMO_SUBNETS, LocalStack, StackOptions
 from spillway.kube import KubeClient
@@ -49,11 +50,6 @@ def deployment(
 async def scale(kube: KubeClient, name: str, replicas: int) -> None:
     await kube.patch(object_path("apps/v1", "deployments", name, NS) + "/scale", {"spec": {"replicas": replicas}},
                      content_type=MERGE_PATCH)
-
-
-def latency_figures(values: list[float]) -> dict[str, float]:
-    return {"p50_ms": ms(percentile(values, 50)), "p90_ms": ms(percentile(values, 90)),
-            "p99_ms": ms(percentile(values, 99))}
 
 
 async def _booted(state_dir: Path, progress: Progress, **overrides: Any) -> LocalStack:
@@ -108,7 +104,7 @@ async def burst(state_dir: Path, progress: Progress, n: int = 2000, with_limit: 
                 "seconds_to_all_running": round(t_running, 2),
                 "pods_per_second_bound": round(n / t_bound, 1) if t_bound else 0.0,
                 "pods_per_second_running": round(n / t_running, 1) if t_running else 0.0,
-                "decision_latency": latency_figures(latencies),
+                "decision_latency": summary(latencies, quantiles=(50, 90, 99), extremes=False),
                 "cloud_calls_per_pod": {action: round((calls_after.get(action, 0) - calls_before.get(action, 0)) / n, 3)
                                         for action in sorted(calls_after)},
                 "peak_rss_mb": rss,
@@ -217,7 +213,8 @@ async def steady(state_dir: Path, progress: Progress, rate: float = 100.0, secon
             latencies = [t.bound - t.first_seen for t in observer.pods.values() if t.bound is not None]
             await observer.stop()
             return {"pods": total, "warmup_pods": warmup, "target_rate": rate, "achieved_rate": round(achieved, 1),
-                    "bound": len(latencies), "decision_latency": latency_figures(latencies)}
+                    "bound": len(latencies),
+                    "decision_latency": summary(latencies, quantiles=(50, 90, 99), extremes=False)}
         finally:
             await kube.close()
     finally:
@@ -277,7 +274,7 @@ async def admission(state_dir: Path, progress: Progress, rate: float = 500.0, se
             await asyncio.gather(*tasks)
             achieved = total / (time.monotonic() - t0)
         return {"requests": total, "target_rate": rate, "achieved_rate": round(achieved, 1), "errors": errors,
-                "p50_ms": ms(percentile(latencies, 50)), "p99_ms": ms(percentile(latencies, 99))}
+                **summary(latencies, extremes=False)}
     finally:
         await stack.stop()
 
