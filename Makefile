@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 gates: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict libs/spillway
+	$(BIN)/mypy --strict libs/spillway services bench tests
 	$(BIN)/lint-imports
 
 # Two workers: most end-to-end time is waiting on other processes, so two share the 2 cores well.

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from services.admission.tls import ServingCert, ensure_certificate
 from services.admission.webhook import webhook_app
-from services.placement.options import policy_options
+from spillway.config import policy_options
 from spillway.model import messages as m
 from spillway.model.kube import ANNOTATION_AUTO_SCALE
 from spillway.runtime import Context, Service
@@ -72,21 +72,14 @@ def build_service() -> AdmissionService:
 
     @service.background
     async def follow_switch(ctx: Context) -> None:
-        kv = await ctx.bus.kv(m.KV_CONFIG)
-        watcher = await kv.watch(m.CONFIG_KEY_EKS)
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    service.set_ready(True)
-                    state.switch_synced.set()
-                    continue
-                if entry.operation in ("DEL", "PURGE") or not entry.value:
-                    state.global_switch = None
-                else:
-                    config = m.decode_as(m.ConfigEvent, entry.value)
-                    state.global_switch = None if config.deleted else config.data.get(ANNOTATION_AUTO_SCALE)
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
+        def synced() -> None:
+            service.set_ready(True)
+            state.switch_synced.set()
+
+        configs = await ctx.bus.typed_kv(m.KV_CONFIG, m.ConfigEvent)
+        async for change in configs.watch(m.CONFIG_KEY_EKS, on_synced=synced):
+            config = change.value
+            state.global_switch = None if config is None or config.deleted else config.data.get(ANNOTATION_AUTO_SCALE)
 
     @service.on_shutdown
     async def stop_webhook(ctx: Context) -> None:

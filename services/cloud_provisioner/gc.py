@@ -30,7 +30,7 @@ from spillway.kube import KubeClient
 from spillway.kube.client import collection_path
 from spillway.loops import SYSTEM_CLOCK, Clock, Liveness, every
 from spillway.loops.periodic import describe_error
-from spillway.model.kube import Pod
+from spillway.model.kube import decode_pod, decode_pod_list, raw_uid
 
 log = logging.getLogger("spillway.cloud-provisioner.gc")
 GC_LOOP = "orphan gc"
@@ -38,29 +38,8 @@ UNDECODABLE_PODS = Counter("spillway_gc_undecodable_pods_total",
                            "Pods on the super nodes the orphan GC could not decode (their instances were kept)")
 
 
-class _RawPodList(msgspec.Struct):
-    items: list[msgspec.Raw] = []
-
-
-class _Identity(msgspec.Struct):
-    uid: object = ""
-
-
-class _Shell(msgspec.Struct):
-    metadata: _Identity = msgspec.field(default_factory=_Identity)
-
-
 class UnreadablePod(Exception):
     """A pod on a super node whose uid cannot be read: which instance is its own is unknown."""
-
-
-def uid_of(raw: msgspec.Raw) -> str:
-    """The uid of a raw object that may not decode as a Pod; "" when even that cannot be read."""
-    try:
-        uid = msgspec.json.decode(raw, type=_Shell).metadata.uid
-    except msgspec.DecodeError:
-        return ""
-    return uid if isinstance(uid, str) else ""
 
 
 class OrphanCollector:
@@ -85,11 +64,11 @@ class OrphanCollector:
         for node in self.nodes:
             raw = await self.client.request("GET", collection_path("v1", "pods"),
                                             params={"fieldSelector": f"spec.nodeName={node}"})
-            for item in msgspec.json.decode(raw, type=_RawPodList).items:
+            for item in decode_pod_list(raw).items:
                 try:
-                    pod = msgspec.json.decode(item, type=Pod)
+                    pod = decode_pod(item)
                 except msgspec.DecodeError as exc:
-                    uid = uid_of(item)
+                    uid = raw_uid(item)
                     UNDECODABLE_PODS.inc()
                     log.warning("pod not decodable; its instance is kept", extra={
                         "node": node, "uid": uid, "error": describe_error(exc)})

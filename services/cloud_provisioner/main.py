@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import os
 import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,53 +24,53 @@ from services.cloud_provisioner.gc import OrphanCollector
 from services.cloud_provisioner.provisioner import Provisioner
 from services.cloud_provisioner.resolve import Resolver
 from services.cloud_provisioner.settings import super_nodes
-from spillway.bus import exponential_backoff
-from spillway.cloud import InstanceProvider, TkeProvider
-from spillway.cloud.settings import tke_settings
+from spillway.cloud import InstanceProvider, provider_from_config
 from spillway.config import Config
 from spillway.kube import KubeClient
 from spillway.kube.events import EventRecorder
-from spillway.kube.leader import LeaderElector
+from spillway.kube.leader import LeaderElector, leader_identity
+from spillway.loops import Backoff
 from spillway.model import messages as m
 from spillway.model.kube import Node
 from spillway.runtime import Context, Service
 
 NAME = "cloud-provisioner"
 GC_LEASE = "spillway-cloud-provisioner-gc"
+REDELIVERY = Backoff(initial=1.0, cap=30.0)
+"""A failed create or delete is redelivered after 1 s, 2 s … 30 s."""
 ProviderFactory = Callable[[Config], InstanceProvider]
 
 
-def default_provider(config: Config) -> InstanceProvider:
-    return TkeProvider(tke_settings(config))
-
-
-def identity() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-
-
 @dataclass
-class Parts:
-    client: KubeClient
-    provider: InstanceProvider
-    provisioner: Provisioner
-    elector: LeaderElector
-    collector: OrphanCollector
+class ProvisionerState:
+    """What one running cloud-provisioner holds (per Service instance, so tests can run two)."""
+
+    client: KubeClient | None = None
+    provider: InstanceProvider | None = None
+    provisioner: Provisioner | None = None
+    elector: LeaderElector | None = None
+    collector: OrphanCollector | None = None
 
 
-def build_service(*, provider_factory: ProviderFactory = default_provider,
-                  clock: Callable[[], float] = time.time) -> Service:
+class ProvisionerService(Service):
+    """The Service with its state exposed (tests read `state`)."""
+
+    def __init__(self) -> None:
+        super().__init__(NAME)
+        self.state = ProvisionerState()
+
+
+def build_service(*, provider_factory: ProviderFactory = provider_from_config,
+                  clock: Callable[[], float] = time.time) -> ProvisionerService:
     """A cloud-provisioner Service; `provider_factory` and `clock` are seams for tests."""
-    service = Service(NAME)
-    parts: list[Parts] = []
-
-    def running() -> Parts:
-        return parts[0]
+    service = ProvisionerService()
+    state = service.state
 
     @service.on_startup
     async def start(ctx: Context) -> None:
         config = ctx.config
-        client = await KubeClient.connect(config.kubernetes.kubeconfig or None)
-        provider = provider_factory(config)
+        state.client = client = await KubeClient.connect(config.kubernetes.kubeconfig or None)
+        state.provider = provider = provider_factory(config)
         nodes_kv = await ctx.bus.typed_kv(m.KV_NODES, Node)
 
         async def node_view(name: str) -> Node | None:
@@ -81,46 +78,55 @@ def build_service(*, provider_factory: ProviderFactory = default_provider,
 
         resolver = Resolver(client, config, super_nodes(config), node_view)
         recorder = EventRecorder(client, f"spillway-{NAME}", socket.gethostname())
-        provisioner = Provisioner(config=config, client=client, provider=provider, bus=ctx.bus, recorder=recorder,
-                                  resolver=resolver, clock=clock)
-        elector = LeaderElector(client, config.provisioner.leader_election_namespace, GC_LEASE, identity())
-        collector = OrphanCollector(client=client, provider=provider, cluster_id=config.cloud.cluster_id,
-                                    nodes=super_nodes(config), grace=config.provisioner.gc_grace_seconds,
-                                    interval=config.provisioner.gc_interval_seconds, clock=clock)
-        parts[:] = [Parts(client, provider, provisioner, elector, collector)]
-        # creates are network-bound: let one replica work on many pods at once
-        service.handlers.specs[:] = [
-            dataclasses.replace(spec, concurrency=max(1, config.provisioner.create_concurrency))
-            if spec.fn is on_bound else spec for spec in service.handlers.specs
-        ]
+        state.provisioner = Provisioner(config=config, client=client, provider=provider, bus=ctx.bus,
+                                        recorder=recorder, resolver=resolver, clock=clock)
+        state.elector = LeaderElector(client, config.provisioner.leader_election_namespace, GC_LEASE,
+                                      leader_identity(), clock=ctx.clock)
+        state.collector = OrphanCollector(client=client, provider=provider, cluster_id=config.cloud.cluster_id,
+                                          nodes=super_nodes(config), grace=config.provisioner.gc_grace_seconds,
+                                          interval=config.provisioner.gc_interval_seconds, clock=clock)
 
-    @service.on(m.POD_BOUND, max_deliver=8, ack_wait=10.0, retry=exponential_backoff(base=1.0, cap=30.0))
+    # creates are network-bound: let one replica work on many pods at once
+    @service.on(m.POD_BOUND, max_deliver=8, ack_wait=10.0, retry=REDELIVERY,
+                concurrency=lambda config: config.provisioner.create_concurrency)
     async def on_bound(event: m.PodEvent) -> None:
-        await running().provisioner.on_bound(event)
+        assert state.provisioner is not None
+        await state.provisioner.on_bound(event)
 
-    @service.on(m.POD_TERMINATING, m.POD_DELETED, max_deliver=10, ack_wait=10.0, concurrency=16,
-                retry=exponential_backoff(base=1.0, cap=30.0))
+    @service.on(m.POD_TERMINATING, m.POD_DELETED, max_deliver=10, ack_wait=10.0, concurrency=16, retry=REDELIVERY)
     async def on_gone(event: m.PodEvent) -> None:
-        await running().provisioner.on_gone(event)
+        assert state.provisioner is not None
+        await state.provisioner.on_gone(event)
 
     @service.background
     async def elect(ctx: Context) -> None:
-        await running().elector.run()
+        assert state.elector is not None
+        await state.elector.run()
 
     @service.background
     async def collect_orphans(ctx: Context) -> None:
-        p = running()
-        await p.collector.run(lambda: p.elector.is_leader, clock=ctx.clock, liveness=ctx.liveness)
+        elector, collector = state.elector, state.collector
+        assert elector is not None and collector is not None
+
+        async def collect() -> None:
+            collector.first_seen.clear()  # a new leader starts its own grace clock
+            await collector.run(lambda: elector.is_leader, clock=ctx.clock, liveness=ctx.liveness)
+
+        await elector.while_leading(collect)
 
     @service.on_shutdown
     async def stop(ctx: Context) -> None:
-        if not parts:
-            return
-        p = parts.pop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(p.elector.release(), 5)
-        await p.provider.close()
-        await p.client.close()
+        if state.elector is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(state.elector.release(), 5)
+            state.elector = None
+        if state.provider is not None:
+            await state.provider.close()
+            state.provider = None
+        if state.client is not None:
+            await state.client.close()
+            state.client = None
+        state.provisioner = state.collector = None
 
     return service
 

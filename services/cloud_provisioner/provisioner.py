@@ -21,28 +21,21 @@ from services.cloud_provisioner.failures import Failure, classify_failure, scrub
 from services.cloud_provisioner.metrics import CLOUD_ERRORS, INSTANCES_CREATED, INSTANCES_DELETED, INSTANCES_FAILED
 from services.cloud_provisioner.resolve import Resolver
 from services.cloud_provisioner.settings import super_nodes
-from services.placement.options import policy_options
 from spillway.bus import Bus, TemporaryError, current_delivery
 from spillway.cloud import CloudError, CreateRequest, InstanceProvider, RetryableError, instance_name
-from spillway.config import Config
+from spillway.config import Config, policy_options
 from spillway.kube import KubeClient, NotFound, pod_path
 from spillway.kube.events import EventRecorder, ObjectRef
 from spillway.model import messages as m
 from spillway.model.kube import Pod
 from spillway.policy import RuleResult
-from spillway.policy.patches import owed_bind_node
+from spillway.policy.patches import failed_status_patch, owed_bind_node
 from spillway.policy.rules import RuleContext, super_node_admission
 from spillway.telemetry import get_tracer
 from spillway.translate import TranslationError, translate_pod
 
 log = logging.getLogger("spillway.cloud-provisioner")
-TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 REMEMBER_DELETED = 10_000
-
-
-def is_daemonset_pod(pod: Pod) -> bool:
-    ref = pod.metadata.controller_ref()
-    return ref is not None and ref.kind == "DaemonSet"
 
 
 def pod_ref(pod: Pod) -> ObjectRef:
@@ -73,10 +66,10 @@ class Provisioner:
 
     async def on_bound(self, event: m.PodEvent) -> None:
         node = event.pod.spec.node_name
-        if node not in self.nodes or is_daemonset_pod(event.pod):
+        if node not in self.nodes or event.pod.is_daemonset_pod():
             return  # not ours; DaemonSet pods are failed by node-status, never run
         pod = await self._fresh(event.pod)
-        if pod is None or pod.is_terminating() or pod.status.phase in TERMINAL_PHASES:
+        if pod is None or pod.is_terminating() or pod.is_finished():
             return
         if owed_bind_node(pod) != node:  # not placed here by Spillway: admit it as a kubelet would
             refusal = super_node_admission(pod, self.rule_context)
@@ -175,11 +168,12 @@ class Provisioner:
             await self.recorder.record(pod_ref(pod), type_, reason, message)
 
     async def fail_pod(self, pod: Pod, reason: str, message: str) -> None:
-        """phase Failed with a reason and message (its controller then replaces it)."""
-        patch = {"status": {"phase": "Failed", "reason": reason, "message": message,
-                            "conditions": [{"type": "Ready", "status": "False", "reason": reason}]}}
+        """phase Failed with a reason and message (its controller then replaces it); only this
+        incarnation of the pod (its uid), never one re-created under the same name."""
+        meta = pod.metadata
         with contextlib.suppress(NotFound):
-            await self.client.patch(pod_path(pod.metadata.namespace, pod.metadata.name) + "/status", patch)
+            await self.client.patch_pod_status(meta.namespace, meta.name, failed_status_patch(reason, message),
+                                               uid=meta.uid)
 
     # ---- terminating / deleted → delete ---------------------------------------------------------
 

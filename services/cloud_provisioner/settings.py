@@ -4,7 +4,7 @@ the set of super nodes (one per configured subnet, named as node-status register
 from __future__ import annotations
 
 from spillway.config import Config, Subnet
-from spillway.policy.templates import super_node_name
+from spillway.model.supernode import super_node_name
 
 
 def super_nodes(config: Config) -> dict[str, Subnet]:

@@ -11,15 +11,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from services.node_status.nodes import NOT_READY_REASON, Readiness
-from spillway.cloud import CloudError, InstanceProvider, TkeProvider
+from spillway.cloud import CloudError, InstanceProvider
+from spillway.cloud.provider import HealthProbe
 
 Probe = Callable[[], Awaitable[None]]
 
 
 def default_probe(provider: InstanceProvider) -> Probe:
     async def probe() -> None:
-        if isinstance(provider, TkeProvider):
-            await provider.api.call_once("DescribeEKSContainerInstances", {"Limit": 1})
+        if isinstance(provider, HealthProbe):
+            await provider.probe()
         else:
             await provider.list_by_name_prefix("spillway-health-probe-")
 

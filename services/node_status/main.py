@@ -7,9 +7,9 @@ from instance status, finishing deletions and failing pods that cannot run (`syn
 replica serves the kubelet log endpoint (`logserver`) over HTTPS with client-certificate auth (`tls`).
 
 Every periodic job runs as a supervised `spillway.loops.every` loop (a failed round is logged,
-counted and backed off; the loop goes on; one that hangs fails /healthz), and they are cancelled
-together when leadership is lost. No loop needs the bus except the running announcements, so a
-NATS outage delays those and nothing else.
+counted and backed off; the loop goes on; one that hangs fails /healthz), all of them leader-scoped
+work (`LeaderElector.while_leading`): cancelled together when leadership is lost. No loop needs
+the bus except the running announcements, so a NATS outage delays those and nothing else.
 
 Bus handlers only feed hints to the tracked set; a standby hands them back (nak) so they reach
 the leader. `build_service()` makes a fresh Service; `service` is what `spillway run node-status` runs.
@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import os
 import socket
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from services.node_status.health import CloudHealth, Probe, default_probe
@@ -36,12 +35,11 @@ from services.node_status.settings import node_address, node_names
 from services.node_status.sync import PodSync, Tracked
 from services.node_status.tls import self_signed, server_context
 from spillway.bus import TemporaryError
-from spillway.cloud import Instance, InstanceProvider, TkeProvider
-from spillway.cloud.settings import tke_settings
+from spillway.cloud import Instance, InstanceProvider, provider_from_config
 from spillway.config import Config
 from spillway.kube import KubeClient
 from spillway.kube.events import EventRecorder
-from spillway.kube.leader import LeaderElector
+from spillway.kube.leader import LeaderElector, leader_identity
 from spillway.loops import every, until_ok
 from spillway.model import messages as m
 from spillway.runtime import Context, Service
@@ -55,28 +53,32 @@ ProviderFactory = Callable[[Config], InstanceProvider]
 ProbeFactory = Callable[[InstanceProvider], Probe]
 
 
-def default_provider(config: Config) -> InstanceProvider:
-    return TkeProvider(tke_settings(config))
-
-
 @dataclass
-class Parts:
-    config: Config
-    client: KubeClient
-    provider: InstanceProvider
-    registrar: NodeRegistrar
-    health: CloudHealth
-    sync: PodSync
-    elector: LeaderElector
-    logs: LogServer | None
+class NodeStatusState:
+    """What one running node-status holds (per Service instance, so tests can run two)."""
+
+    client: KubeClient | None = None
+    provider: InstanceProvider | None = None
+    registrar: NodeRegistrar | None = None
+    health: CloudHealth | None = None
+    sync: PodSync | None = None
+    elector: LeaderElector | None = None
+    logs: LogServer | None = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class NodeStatusService(Service):
+    """The Service with its state exposed (tests read `state`)."""
+
+    def __init__(self) -> None:
+        super().__init__(NAME)
+        self.state = NodeStatusState()
 
 
 async def _start_log_server(config: Config, client: KubeClient, provider: InstanceProvider,
                             address: str) -> tuple[LogServer | None, tempfile.TemporaryDirectory[str] | None]:
     ns = config.node_status
-    ca = ns.client_ca_file or client.api_client.configuration.ssl_ca_cert or ""
+    ca = ns.client_ca_file or client.ca_file or ""
     if not ca:
         log.warning("no client CA (nodeStatus.clientCaFile, or a CA in the kubeconfig): the log endpoint is off")
         return None, None
@@ -92,14 +94,40 @@ async def _start_log_server(config: Config, client: KubeClient, provider: Instan
     return server, tmp
 
 
-def build_service(*, provider_factory: ProviderFactory = default_provider, probe_factory: ProbeFactory = default_probe,
-                  clock: Callable[[], float] = time.time) -> Service:
-    """A node-status Service; the factories and the clock are seams for tests."""
-    service = Service(NAME)
-    parts: list[Parts] = []
+async def _lead(state: NodeStatusState, ctx: Context) -> None:
+    """One term as leader: register the super nodes and resync pods once, then run every periodic
+    job until the lease is lost (the jobs are cancelled together)."""
+    registrar, health, sync = state.registrar, state.health, state.sync
+    assert registrar is not None and health is not None and sync is not None
+    ns = ctx.config.node_status
+    log.info("leading: registering super nodes", extra={"nodes": [n.name for n in registrar.nodes]})
+    await until_ok("registration", 1.0, registrar.register, clock=ctx.clock, liveness=ctx.liveness)
+    await until_ok("first pod resync", 1.0, sync.resync, clock=ctx.clock, liveness=ctx.liveness)
 
-    def running() -> Parts:
-        return parts[0]
+    async def check_health() -> None:
+        if registrar.set_readiness(await health.check()):
+            log.warning("super nodes readiness changed", extra={"ready": registrar.readiness.ready,
+                                                               "reason": registrar.readiness.reason})
+            await registrar.write_status()
+
+    async with asyncio.TaskGroup() as loops:
+        for name, interval, fn in (
+            ("lease renewal", ns.lease_renew_seconds, registrar.renew_leases),
+            ("cloud health check", ns.health_check_seconds, check_health),
+            ("node status", ns.node_status_seconds, registrar.write_status),
+            ("pod status sync", ns.status_sync_seconds, sync.sync_once),
+            ("running announcements", ns.status_sync_seconds, sync.announce_pending),
+            ("pod resync", ns.resync_seconds, sync.resync),
+        ):
+            loops.create_task(every(name, interval, fn, clock=ctx.clock, liveness=ctx.liveness), name=f"loop:{name}")
+
+
+def build_service(*, provider_factory: ProviderFactory = provider_from_config,
+                  probe_factory: ProbeFactory = default_probe,
+                  clock: Callable[[], float] = time.time) -> NodeStatusService:
+    """A node-status Service; the factories and the clock are seams for tests."""
+    service = NodeStatusService()
+    state = service.state
 
     async def announce_running(t: Tracked, inst: Instance) -> None:
         """spillway.instance.running, once per pod: the end of its trip into the cloud."""
@@ -113,99 +141,72 @@ def build_service(*, provider_factory: ProviderFactory = default_provider, probe
     async def start(ctx: Context) -> None:
         config = ctx.config
         ns = config.node_status
-        client = await KubeClient.connect(config.kubernetes.kubeconfig or None)
-        provider = provider_factory(config)
+        state.client = client = await KubeClient.connect(config.kubernetes.kubeconfig or None)
+        state.provider = provider = provider_factory(config)
         address = node_address(config)
         logs, tmp = await _start_log_server(config, client, provider, address)
-        identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        state.logs, state.tmp = logs, tmp
+        identity = leader_identity()
         nodes = super_nodes_from(config, address, logs.port if logs else 0)
         recorder = EventRecorder(client, f"spillway-{NAME}", socket.gethostname())
-        parts[:] = [Parts(
-            config=config, client=client, provider=provider,
-            registrar=NodeRegistrar(client, nodes, identity=identity, clock=clock),
-            health=CloudHealth(probe_factory(provider), threshold=ns.cloud_failure_threshold),
-            sync=PodSync(client=client, provider=provider, cluster_id=config.cloud.cluster_id,
-                         host_ips={n.name: address for n in nodes}, recorder=recorder, clock=clock,
-                         on_running=announce_running),
-            elector=LeaderElector(client, ns.leader_election_namespace, LEADER_LEASE, identity, clock=clock),
-            logs=logs, tmp=tmp,
-        )]
+        state.registrar = NodeRegistrar(client, nodes, identity=identity, clock=clock)
+        state.health = CloudHealth(probe_factory(provider), threshold=ns.cloud_failure_threshold)
+        state.sync = PodSync(client=client, provider=provider, cluster_id=config.cloud.cluster_id,
+                             host_ips={n.name: address for n in nodes}, recorder=recorder, clock=clock,
+                             on_running=announce_running)
+        state.elector = LeaderElector(client, ns.leader_election_namespace, LEADER_LEASE, identity, clock=ctx.clock)
 
-    def leader() -> Parts:
-        p = running()
-        if not p.elector.is_leader:
+    def leader_sync() -> PodSync:
+        """The pod sync, on the leader; a standby hands the message back so it reaches the leader."""
+        if state.elector is None or state.sync is None or not state.elector.is_leader:
             raise TemporaryError("not the leader: hand it to the leader", delay=1.0)
-        return p
+        return state.sync
 
     @service.on(m.POD_BOUND, m.POD_TERMINATING, m.POD_DELETED, max_deliver=100, batch=100)
     async def on_pod(event: m.PodEvent) -> None:
-        p = leader()
+        sync = leader_sync()
         if event.change == "deleted":
-            p.sync.forget(event.pod.metadata.uid)
+            sync.forget(event.pod.metadata.uid)
         else:
-            p.sync.observe(event.pod)
+            sync.observe(event.pod)
 
     @service.on(m.INSTANCE_CREATED, m.INSTANCE_DELETED, m.INSTANCE_FAILED, max_deliver=100, batch=100)
     async def on_instance(event: m.InstanceEvent) -> None:
-        p = leader()
+        sync = leader_sync()
         if event.status == "created":
-            p.sync.instance_created(event.uid, event.eks_ci_id)
+            sync.instance_created(event.uid, event.eks_ci_id)
         elif event.status == "failed":
-            p.sync.instance_failed(event.uid)
+            sync.instance_failed(event.uid)
 
     @service.background
     async def elect(ctx: Context) -> None:
-        await running().elector.run()
+        assert state.elector is not None
+        await state.elector.run()
 
     @service.background
     async def lead(ctx: Context) -> None:
-        p = running()
-        ns = p.config.node_status
-        while True:
-            await p.elector.wait_until_leader()
-            log.info("leading: registering super nodes", extra={"nodes": [n.name for n in p.registrar.nodes]})
-            await until_ok("registration", 1.0, p.registrar.register, clock=ctx.clock, liveness=ctx.liveness)
-            await until_ok("first pod resync", 1.0, p.sync.resync, clock=ctx.clock, liveness=ctx.liveness)
-
-            async def health() -> None:
-                if p.registrar.set_readiness(await p.health.check()):
-                    log.warning("super nodes readiness changed", extra={"ready": p.registrar.readiness.ready,
-                                                                       "reason": p.registrar.readiness.reason})
-                    await p.registrar.write_status()
-
-            p.tasks = [asyncio.create_task(every(name, interval, fn, clock=ctx.clock, liveness=ctx.liveness),
-                                           name=f"loop:{name}")
-                       for name, interval, fn in (
-                ("lease renewal", ns.lease_renew_seconds, p.registrar.renew_leases),
-                ("cloud health check", ns.health_check_seconds, health),
-                ("node status", ns.node_status_seconds, p.registrar.write_status),
-                ("pod status sync", ns.status_sync_seconds, p.sync.sync_once),
-                ("running announcements", ns.status_sync_seconds, p.sync.announce_pending),
-                ("pod resync", ns.resync_seconds, p.sync.resync),
-            )]
-            try:
-                while p.elector.is_leader:
-                    p.elector.changed.clear()
-                    await p.elector.changed.wait()
-            finally:
-                for task in p.tasks:
-                    task.cancel()
-                await asyncio.gather(*p.tasks, return_exceptions=True)
-            log.info("lost leadership")
+        assert state.elector is not None
+        await state.elector.while_leading(functools.partial(_lead, state, ctx))
 
     @service.on_shutdown
     async def stop(ctx: Context) -> None:
-        if not parts:
-            return
-        p = parts.pop()
-        if p.logs is not None:
-            await p.logs.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(p.elector.release(), 5)
-        await p.provider.close()
-        await p.client.close()
-        if p.tmp is not None:
-            p.tmp.cleanup()
+        if state.logs is not None:
+            await state.logs.stop()
+            state.logs = None
+        if state.elector is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(state.elector.release(), 5)
+            state.elector = None
+        if state.provider is not None:
+            await state.provider.close()
+            state.provider = None
+        if state.client is not None:
+            await state.client.close()
+            state.client = None
+        if state.tmp is not None:
+            state.tmp.cleanup()
+            state.tmp = None
+        state.registrar, state.health, state.sync = None, None, None
 
     return service
 

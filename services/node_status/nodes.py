@@ -20,23 +20,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from spillway.config import Config
 from spillway.kube import KubeClient, NotFound, node_path, object_path
 from spillway.kube.client import MERGE_PATCH, collection_path
 from spillway.kube.leader import micro_time
 from spillway.loops.periodic import describe_error
-from spillway.model.kube import (
-    ANNOTATION_SUBNET_ID,
-    LABEL_EKS_VERSION,
-    LABEL_INSTANCE_TYPE,
-    LABEL_TOPOLOGY_ZONE,
-    LABEL_ZONE_NAME,
-    SUPER_NODE_INSTANCE_TYPE,
-    SUPER_NODE_TAINT_KEY,
-    Node,
-)
+from spillway.model.kube import Node
 from spillway.model.specs import cpu_cores, memory_gib
-from spillway.policy.templates import super_node_name
+from spillway.model.supernode import (
+    SUPER_NODE_ARCH,
+    SUPER_NODE_OS,
+    super_node_annotations,
+    super_node_labels,
+    super_node_name,
+    super_node_taint,
+)
 
 log = logging.getLogger("spillway.node-status.nodes")
 KUBELET_VERSION = "v1.30.0-spillway"
@@ -79,19 +79,16 @@ def super_nodes_from(config: Config, address: str, port: int) -> list[SuperNode]
 
 
 def owned_labels(node: SuperNode) -> dict[str, str]:
-    return {
-        LABEL_INSTANCE_TYPE: SUPER_NODE_INSTANCE_TYPE, LABEL_ZONE_NAME: node.zone, LABEL_TOPOLOGY_ZONE: node.zone,
-        LABEL_EKS_VERSION: "v2", "kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64", "type": "virtual-kubelet",
-    }
+    return super_node_labels(node.name, node.zone)
 
 
 def owned_annotations(node: SuperNode) -> dict[str, str]:
-    return {ANNOTATION_SUBNET_ID: node.subnet_id}
+    return super_node_annotations(node.subnet_id)
 
 
-def taint() -> dict[str, str]:
-    return {"key": SUPER_NODE_TAINT_KEY, "effect": "NoSchedule"}
+def taint() -> dict[str, Any]:
+    wire: dict[str, Any] = msgspec.to_builtins(super_node_taint())
+    return wire
 
 
 def _iso(epoch: float) -> str:
@@ -116,8 +113,8 @@ def node_status(node: SuperNode, readiness: Readiness, now: float, since: float)
         "nodeInfo": {
             "machineID": node.name, "systemUUID": node.name, "bootID": node.subnet_id, "kernelVersion": "",
             "osImage": "TKE Serverless", "containerRuntimeVersion": CONTAINER_RUNTIME,
-            "kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": "", "operatingSystem": "linux",
-            "architecture": "amd64",
+            "kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": "", "operatingSystem": SUPER_NODE_OS,
+            "architecture": SUPER_NODE_ARCH,
         },
     }
 
@@ -137,7 +134,8 @@ def merge_patch(node: SuperNode, current: Node) -> dict[str, Any] | None:
     annotations = {k: v for k, v in owned_annotations(node).items() if current.metadata.annotations.get(k) != v}
     if labels or annotations:
         patch["metadata"] = {k: v for k, v in (("labels", labels), ("annotations", annotations)) if v}
-    ours = [t for t in current.spec.taints if t.key == SUPER_NODE_TAINT_KEY and t.effect == "NoSchedule"]
+    wanted = super_node_taint()
+    ours = [t for t in current.spec.taints if t.key == wanted.key and t.effect == wanted.effect]
     if not ours:  # a merge patch replaces the list: keep the user's taints
         kept = [{k: v for k, v in (("key", t.key), ("value", t.value), ("effect", t.effect)) if v is not None}
                 for t in current.spec.taints]
@@ -194,10 +192,10 @@ class NodeRegistrar:
     async def _write_status(self, node: SuperNode, now: float) -> None:
         body = {"status": node_status(node, self.readiness, now, self.since)}
         try:
-            await self.client.patch(node_path(node.name) + "/status", body)
+            await self.client.patch_node_status(node.name, body)
         except NotFound:  # deleted behind our back: register it again, as a kubelet does
             await self._register(node)
-            await self.client.patch(node_path(node.name) + "/status", body)
+            await self.client.patch_node_status(node.name, body)
 
     async def renew_leases(self) -> None:
         """Every node's Lease, each on its own (as `write_status`)."""

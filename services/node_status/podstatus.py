@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from spillway.cloud import ContainerStatus, Instance
-from spillway.model.kube import Container, Pod
+from spillway.model.kube import FINISHED_PHASES, Container, Pod
 
 PHASES = {"Pending": "Pending", "Running": "Running", "Succeeded": "Succeeded", "Failed": "Failed"}
-TERMINAL = frozenset({"Succeeded", "Failed"})
 
 
 def _ts(dt: datetime | None) -> str | None:
@@ -67,11 +66,11 @@ def pod_status(pod: Pod, instance: Instance, host_ip: str) -> dict[str, Any]:
     all_ready = phase == "Running" and bool(statuses) and all(s["ready"] for s in statuses)
     if all_ready:
         ready_at = _ts(max(started)) if started else created
-    elif phase in TERMINAL and finished:
+    elif phase in FINISHED_PHASES and finished:
         ready_at = _ts(max(finished))
     else:
         ready_at = created
-    not_ready = "PodCompleted" if phase in TERMINAL else "ContainersNotReady"
+    not_ready = "PodCompleted" if phase in FINISHED_PHASES else "ContainersNotReady"
     scheduled = pod.status.condition("PodScheduled")
     initialized = phase != "Pending" or not pod.spec.init_containers
     status: dict[str, Any] = {

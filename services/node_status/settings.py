@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from spillway.config import Config
-from spillway.policy.templates import super_node_name
+from spillway.model.supernode import managed_super_node_names
 
 
 def node_address(config: Config) -> str:
@@ -13,5 +13,5 @@ def node_address(config: Config) -> str:
     return config.node_status.address or os.environ.get("POD_IP") or "127.0.0.1"
 
 
-def node_names(config: Config) -> list[str]:
-    return [super_node_name(s.id) for s in config.cloud.subnets]
+def node_names(config: Config) -> frozenset[str]:
+    return managed_super_node_names(s.id for s in config.cloud.subnets)

@@ -35,14 +35,16 @@ from typing import Any
 import msgspec
 from prometheus_client import Counter
 
-from services.node_status.podstatus import TERMINAL, pod_status
+from services.node_status.podstatus import pod_status
 from spillway.bus import is_permanent
 from spillway.cloud import Instance, InstanceProvider, instance_name
 from spillway.kube import Conflict, KubeClient, KubeError, NotFound, pod_path
 from spillway.kube.client import collection_path
 from spillway.kube.events import EventRecorder, ObjectRef
 from spillway.loops.periodic import describe_error
-from spillway.model.kube import Pod
+from spillway.model.kube import FINISHED_PHASES, Pod, decode_pod, decode_pod_list, raw_uid
+from spillway.policy.patches import failed_status_patch
+from spillway.policy.rules.daemonset import REASON as DAEMONSET_FORBIDDEN
 
 log = logging.getLogger("spillway.node-status.sync")
 DAEMONSET_MESSAGE = ("DaemonSet pods cannot run on a super node (each would become a paid cloud instance); "
@@ -55,27 +57,6 @@ POD_STEP_FAILURES = Counter("spillway_node_status_pod_failures_total",
                             "Per-pod steps of node-status that failed; the other pods went on", ["step"])
 UNDECODABLE_PODS = Counter("spillway_node_status_undecodable_pods_total",
                            "Pods on the super nodes a resync could not decode (kept as last seen)")
-
-
-class _RawPodList(msgspec.Struct):
-    items: list[msgspec.Raw] = []
-
-
-class _Identity(msgspec.Struct):
-    uid: object = ""
-
-
-class _Shell(msgspec.Struct):
-    metadata: _Identity = msgspec.field(default_factory=_Identity)
-
-
-def uid_of(raw: msgspec.Raw) -> str:
-    """The uid of a raw object that may not decode as a Pod; "" when even that cannot be read."""
-    try:
-        uid = msgspec.json.decode(raw, type=_Shell).metadata.uid
-    except msgspec.DecodeError:
-        return ""
-    return uid if isinstance(uid, str) else ""
 
 
 def is_refusal(exc: BaseException) -> bool:
@@ -105,11 +86,6 @@ class Tracked:
 
 def fingerprint(status: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(status, sort_keys=True).encode()).hexdigest()
-
-
-def is_daemonset(pod: Pod) -> bool:
-    ref = pod.metadata.controller_ref()
-    return ref is not None and ref.kind == "DaemonSet"
 
 
 class PodSync:
@@ -143,7 +119,7 @@ class PodSync:
             t = self.tracked[uid] = Tracked(pod, instance_name(self.cluster_id, uid))
         t.pod = pod
         t.terminating = t.terminating or pod.is_terminating()
-        t.terminal = t.terminal or pod.status.phase in TERMINAL
+        t.terminal = t.terminal or pod.is_finished()
 
     def instance_created(self, uid: str, instance_id: str) -> None:
         t = self.tracked.get(uid)
@@ -172,16 +148,16 @@ class PodSync:
             try:
                 raw = await self.client.request("GET", collection_path("v1", "pods"),
                                                 params={"fieldSelector": f"spec.nodeName={node}"})
-                items = msgspec.json.decode(raw, type=_RawPodList).items
+                items = decode_pod_list(raw).items
             except Exception as exc:
                 unlisted.add(node)
                 errors.append(exc)
                 continue
             for item in items:
                 try:
-                    pod = msgspec.json.decode(item, type=Pod)
+                    pod = decode_pod(item)
                 except msgspec.DecodeError as exc:
-                    uid = uid_of(item)
+                    uid = raw_uid(item)
                     seen.add(uid)
                     if not uid:  # which tracked pod it is cannot be told: keep all of this node's
                         unlisted.add(node)
@@ -201,8 +177,8 @@ class PodSync:
     async def sync_once(self) -> None:
         self.rounds += 1
         for t in list(self.tracked.values()):
-            if is_daemonset(t.pod) and not t.terminal and not t.terminating and self._due(t):
-                await self._isolated(t, "fail", partial(self._fail, t, "DaemonsetForbidden", DAEMONSET_MESSAGE))
+            if t.pod.is_daemonset_pod() and not t.terminal and not t.terminating and self._due(t):
+                await self._isolated(t, "fail", partial(self._fail, t, DAEMONSET_FORBIDDEN, DAEMONSET_MESSAGE))
         # pods that keep failing go last: a slow refusal never delays the pods that work
         active = sorted((t for t in self.tracked.values() if (t.terminating or not t.terminal) and self._due(t)),
                         key=lambda t: t.failures)
@@ -273,13 +249,13 @@ class PodSync:
         if fp == t.fingerprint:
             return
         try:
-            await self.client.patch(pod_path(t.pod.metadata.namespace, t.pod.metadata.name) + "/status",
-                                    {"status": status})
+            await self.client.patch_pod_status(t.pod.metadata.namespace, t.pod.metadata.name, {"status": status},
+                                               uid=t.pod.metadata.uid)
         except NotFound:
             self.forget(t.pod.metadata.uid)
             return
         t.fingerprint = fp
-        t.terminal = status["phase"] in TERMINAL
+        t.terminal = status["phase"] in FINISHED_PHASES
         if status["phase"] == "Running" and not t.announced_running and self.on_running is not None:
             self.unannounced[t.pod.metadata.uid] = inst
 
@@ -331,11 +307,9 @@ class PodSync:
 
     async def _fail(self, t: Tracked, reason: str, message: str) -> None:
         meta = t.pod.metadata
-        patch = {"status": {"phase": "Failed", "reason": reason, "message": message,
-                            "conditions": [{"type": "Ready", "status": "False", "reason": reason},
-                                           {"type": "ContainersReady", "status": "False", "reason": reason}]}}
         try:
-            await self.client.patch(pod_path(meta.namespace, meta.name) + "/status", patch)
+            await self.client.patch_pod_status(meta.namespace, meta.name, failed_status_patch(reason, message),
+                                               uid=meta.uid)
         except NotFound:
             self.forget(meta.uid)
             return

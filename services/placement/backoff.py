@@ -80,6 +80,12 @@ class WorkloadBackoffs:
         entry.announced = True
         return True
 
+    def announcement_failed(self, workload: WorkloadKey) -> None:
+        """The Warning was not recorded: the workload's next refused pod tries again."""
+        entry = self._entries.get(workload)
+        if entry is not None:
+            entry.announced = False
+
 
 class InstanceOutcomes:
     """Feeds `WorkloadBackoffs` from the bus; `wake(why)` asks for a resync when a back-off ends."""

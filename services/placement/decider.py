@@ -1,16 +1,17 @@
 """Decide one pending pod and carry the decision out through the API, exactly once.
 
-Why per-workload locks and an in-flight map: when 100 replicas of one workload arrive at once,
+Why per-workload locks and in-flight decisions: when 100 replicas of one workload arrive at once,
 the API (and so our view) shows none of our decisions for a while; deciding them one after the
 other under the workload's lock, counting our own in-flight decisions, keeps LOCAL_REPLICAS exact.
 Different workloads decide concurrently. An in-flight entry is recorded before the patch and
-dropped once the view shows the result (gate gone for local, nodeName for cloud).
+dropped once the view shows the result (gate gone for local, nodeName for cloud); the bookkeeping
+is `services.placement.ledger`.
 
 Guards make redelivery harmless: a pod already bound, terminating, deleted, no longer gated or no
-longer unschedulable, or already decided and in flight, is skipped. A 422 on the patch means the
-view was stale (its `test` ops failed): re-read the pod and decide again. Any other refusal of the
-cloud patch (a webhook's 403, a 400, a 5xx after retries) falls back to local: a gated pod is
-never left gated because the API refused the toleration or the affinity.
+longer unschedulable, or already decided and in flight, is skipped (`skip_reason`). A 422 on the
+patch means the view was stale (its `test` ops failed): re-read the pod and decide again. Any
+other refusal of the cloud patch (a webhook's 403, a 400, a 5xx after retries) falls back to
+local: a gated pod is never left gated because the API refused the toleration or the affinity.
 
 Trust: only the super nodes of the configured subnets are candidates (another product's `eklet`
 node gets one Warning, and so does each pod bound to it). A bind a dead leader owed is finished
@@ -23,26 +24,25 @@ API writes per pod: one JSON patch, one binding (cloud), one Event.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import msgspec
 from opentelemetry import trace
 
 from services.placement.backoff import WorkloadBackoffs
+from services.placement.ledger import Ledger, WorkloadLocks
 from services.placement.record import OUTCOMES, decision_record, span_attributes
 from services.placement.view import ClusterView
 from spillway.bus import Bus, TemporaryError
 from spillway.kube import Invalid, KubeClient, KubeError, NotFound, pod_path
 from spillway.kube.client import JSON_PATCH
 from spillway.kube.events import EventRecorder, ObjectRef
+from spillway.loops import SYSTEM_CLOCK, Backoff, Clock, call_with_retry
 from spillway.model import messages as m
-from spillway.model.kube import PLACEMENT_GATE, SUPER_NODE_TAINT_KEY, Node, Pod, decode_pod
+from spillway.model.kube import PLACEMENT_GATE, SUPER_NODE_TAINT_KEY, Node, Pod, decode_pod, decode_pod_list
 from spillway.policy import (
     Decision,
     DecisionReason,
@@ -65,19 +65,14 @@ from spillway.policy.workload import BARE_POD, JOB, WorkloadKey
 from spillway.telemetry import get_tracer, pod_trace_context
 
 log = logging.getLogger("spillway.placement")
-InFlight = Literal["local", "cloud"]
 STALE_RETRIES = 3
-BIND_RETRIES = 3
-PATCH_RETRIES = 3
+BIND_BACKOFF = Backoff(initial=0.1, factor=2.0, cap=0.2, jitter=0.0, max_attempts=3)
+"""3 tries, 0.1 s then 0.2 s apart."""
+PATCH_BACKOFF = Backoff(initial=0.2, factor=2.0, cap=0.4, jitter=0.0, max_attempts=3)
+"""3 tries, 0.2 s then 0.4 s apart; only for answers worth repeating (`_patch_retry`)."""
 API_ANSWER_LIMIT = 300
 """Characters of an API refusal quoted in an event: enough to act on, never a flood."""
 APPS_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
-
-
-class _RawPodList(msgspec.Struct):
-    """A pod list whose items are decoded one by one: one bad pod must not hide the others."""
-
-    items: list[msgspec.Raw] = []
 
 
 class _Meta(msgspec.Struct):
@@ -118,7 +113,7 @@ class Stats:
 class Decider:
     def __init__(
         self, view: ClusterView, client: KubeClient, bus: Bus, recorder: EventRecorder, options: PolicyOptions,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.view = view
         self.client = client
@@ -126,13 +121,8 @@ class Decider:
         self.recorder = recorder
         self.options = options
         self.clock = clock
-        self.in_flight: dict[str, InFlight] = {}
-        self.in_flight_node: dict[str, str] = {}
-        self.unbound: dict[str, str] = {}  # uid → node: patched for the cloud, bind still owed
-        self.locks: dict[str, asyncio.Lock] = {}
-        self.recorded_events: dict[str, set[tuple[str, str]]] = {}  # uid → (reason, message) sent
-        self.last_records: dict[str, tuple[str, str, str]] = {}
-        self.warned_nodes: set[str] = set()  # foreign super nodes already given their Warning
+        self.ledger = Ledger(gone=view.deleted_uids)
+        self.locks = WorkloadLocks()
         self.backoffs = WorkloadBackoffs()
         self.managed = options.managed_super_nodes()
         self.stats = Stats()
@@ -141,25 +131,11 @@ class Decider:
     # ---- the view tells us what the API did ---------------------------------------------------
 
     def observe(self, pod: Pod, deleted: bool) -> None:
-        """Drop in-flight entries whose result the view now shows (or whose pod is gone)."""
-        uid = pod.metadata.uid
+        """Drop in-flight entries whose result the view now shows; forget a deleted pod."""
         if deleted:
-            self._forget(uid)
-            self.recorded_events.pop(uid, None)  # what we remember about a pod goes with it
-            self.last_records.pop(uid, None)
-            return
-        state = self.in_flight.get(uid)
-        if state is None:
-            return
-        done = pod.is_terminating() or (state == "local" and not pod.is_gated_by(PLACEMENT_GATE)) or \
-            (state == "cloud" and bool(pod.spec.node_name))
-        if done:
-            self._forget(uid)
-
-    def _forget(self, uid: str) -> None:
-        self.in_flight.pop(uid, None)
-        self.in_flight_node.pop(uid, None)
-        self.unbound.pop(uid, None)
+            self.ledger.forget(pod.metadata.uid)
+        else:
+            self.ledger.observed(pod)
 
     # ---- entry points ---------------------------------------------------------------------------
 
@@ -173,7 +149,7 @@ class Decider:
         """Bring the view's pods up to the API's own state (a new leader's first step): a
         pod's newer resourceVersion wins, pods the API no longer has are dropped."""
         raw = await self.client.request("GET", "/api/v1/pods")
-        items = msgspec.json.decode(raw, type=_RawPodList).items
+        items = decode_pod_list(raw).items
         listed: list[Pod] = []
         seen: set[str] = set()
         for item in items:
@@ -207,40 +183,15 @@ class Decider:
         out: list[tuple[str, Trigger]] = []
         for key, pod in list(self.view.pods.items()):
             try:
-                if pod.spec.node_name or pod.is_terminating() or pod.metadata.uid in self.in_flight:
+                if pod.spec.node_name or pod.is_terminating() or self.ledger.is_in_flight(pod.metadata.uid):
                     continue
                 if pod.is_gated_by(PLACEMENT_GATE):
                     out.append((key, Trigger.GATED))
-                elif (pod.is_unschedulable() and not pod.spec.scheduling_gates) or self.owed_bind(pod):
+                elif pod.awaiting_decision() or owed_bind(pod, self.view.nodes, self.managed):
                     out.append((key, Trigger.UNSCHEDULABLE))
             except Exception as exc:  # one odd pod must not hide every other pending pod
                 log.warning("pod not considered", extra={"pod": key, "error": repr(exc)})
         return out
-
-    def owed_bind(self, pod: Pod) -> str | None:
-        """The super node a pod was patched for but never bound to (its decider died between
-        the patch and the bind): ungated, unbound, tolerating super nodes, pinned to one managed
-        super node, AND carrying our record of that bind with its own uid (a copied manifest
-        carries another pod's uid). Still re-decided before the bind (`_plan`)."""
-        if pod.spec.node_name or pod.is_terminating() or pod.is_gated_by(PLACEMENT_GATE):
-            return None
-        recorded = owed_bind_node(pod)
-        if recorded is None:
-            return None
-        if not any(t.key == SUPER_NODE_TAINT_KEY for t in pod.spec.tolerations):
-            return None
-        affinity = pod.spec.affinity.node_affinity if pod.spec.affinity else None
-        required = affinity.required_during_scheduling_ignored_during_execution if affinity else None
-        pinned = {value for term in (required.node_selector_terms if required else [])
-                  for field in term.match_fields if field.key == "metadata.name" and field.operator == "In"
-                  for value in field.values}
-        if len(pinned) != 1:
-            return None
-        node = pinned.pop()
-        known = self.view.nodes.get(node)
-        if node != recorded or known is None or not is_managed_super_node(known, self.managed):
-            return None
-        return node
 
     async def decide_pod(self, key: str, trigger: Trigger) -> None:
         """Decide under the workload's lock (pure and quick, in-flight recorded before release),
@@ -249,7 +200,7 @@ class Decider:
             pod = self.view.pods.get(key)
             if pod is None:
                 return
-            async with self.locks.setdefault(str(self.view.workload(pod)), asyncio.Lock()):
+            async with self.locks.hold(str(self.view.workload(pod))):
                 pod = self.view.pods.get(key)
                 if pod is None:
                     return
@@ -273,33 +224,15 @@ class Decider:
 
     # ---- one decision ---------------------------------------------------------------------------
 
-    def _skip_reason(self, pod: Pod, trigger: Trigger) -> str | None:
-        uid = pod.metadata.uid
-        if pod.is_terminating():
-            return "terminating"
-        if pod.spec.node_name:
-            return "already bound"
-        if uid in self.unbound or (uid not in self.in_flight and self.owed_bind(pod)):
-            return None
-        if uid in self.in_flight:
-            return "decided, in flight"
-        if trigger is Trigger.GATED and not pod.is_gated_by(PLACEMENT_GATE):
-            return "no longer gated"
-        if trigger is Trigger.UNSCHEDULABLE and (pod.spec.scheduling_gates or not pod.is_unschedulable()):
-            return "no longer unschedulable"
-        return None
-
     def _inputs(self, pod: Pod, trigger: Trigger) -> PlacementInput:
         view = self.view
         workload = view.workload(pod)
         labelled = view.super_nodes()
         super_nodes = [n for n in labelled if is_managed_super_node(n, self.managed)]
         names = {n.metadata.name for n in labelled}  # a pod on anybody's super node is not local
-        local = view.local_count(workload, names, self.in_flight)
-        now = self.clock()
-        pending_binds: dict[str, int] = {}
-        for node in self.in_flight_node.values():
-            pending_binds[node] = pending_binds.get(node, 0) + 1
+        local = view.local_count(workload, names, self.ledger.in_flight)
+        now = self.clock.time()
+        pending_binds = self.ledger.pending_binds()
         states = [SuperNodeState(n, view.assigned(n.metadata.name) + pending_binds.get(n.metadata.name, 0))
                   for n in super_nodes]
         return PlacementInput(
@@ -310,15 +243,16 @@ class Decider:
 
     def _plan(self, pod: Pod, trigger: Trigger) -> _Plan | None:
         """The decision, with its in-flight entry recorded (call under the workload's lock)."""
-        skip = self._skip_reason(pod, trigger)
+        uid = pod.metadata.uid
+        owed = owed_bind(pod, self.view.nodes, self.managed)
+        skip = skip_reason(pod, trigger, self.ledger, owed)
         if skip is not None:
             self.stats.skipped += 1
             log.debug("skipped", extra={"pod": pod.key, "why": skip})
             return None
-        uid = pod.metadata.uid
-        if uid in self.unbound:  # patched for the cloud earlier, the bind failed: finish it
-            return _Plan(bind_only=self.unbound[uid])
-        owed = self.owed_bind(pod)
+        unbound = self.ledger.owed(uid)
+        if unbound is not None:  # patched for the cloud earlier, the bind failed: finish it
+            return _Plan(bind_only=unbound)
         if owed is not None:  # patched by a decider that died before binding: decide again first
             trigger = Trigger.UNSCHEDULABLE
         # under the message's span when an event brought us here, else (resync, take-over) in
@@ -333,14 +267,13 @@ class Decider:
                 decision = self._owed_bind_refused(decision, owed)
             trace_id = format(span.get_span_context().trace_id, "032x")
             record = decision_record(pod, inputs.workload, decision, global_switch=inputs.global_switch,
-                                     trace_id=trace_id, now=self.clock())
+                                     trace_id=trace_id, now=self.clock.time())
             span.set_attributes(span_attributes(record))
         if decision.outcome is Outcome.LOCAL and local_patch(pod):
-            self.in_flight[uid] = "local"
+            self.ledger.began(uid, "local")
         elif decision.outcome is Outcome.CLOUD:
             assert decision.node is not None
-            self.in_flight[uid] = "cloud"
-            self.in_flight_node[uid] = decision.node
+            self.ledger.began(uid, "cloud", decision.node)
         return _Plan(decision=decision, record=record, span=span,
                      bind_only=owed if decision.outcome is Outcome.CLOUD else None)
 
@@ -387,41 +320,35 @@ class Decider:
             try:
                 await self._patch(path, patch)
             except (Invalid, NotFound):
-                self._forget(uid)
+                self.ledger.settled(uid)
                 raise
             except KubeError as exc:
-                self._forget(uid)
+                self.ledger.settled(uid)
                 return self._gate_lift_refused(decision, exc)
             except BaseException:
-                self._forget(uid)
+                self.ledger.settled(uid)
                 raise
         elif decision.outcome is Outcome.CLOUD:
             assert decision.node is not None
             try:
                 await self._patch(path, cloud_patch(pod, decision))
             except (Invalid, NotFound):
-                self._forget(uid)
+                self.ledger.settled(uid)
                 raise
             except KubeError as exc:
-                self._forget(uid)
+                self.ledger.settled(uid)
                 return await self._cloud_patch_refused(pod, decision, exc)
             except BaseException:
-                self._forget(uid)
+                self.ledger.settled(uid)
                 raise
             await self._bind(pod, decision.node)
         return decision
 
     async def _patch(self, path: str, patch: JsonPatch) -> None:
         """One JSON patch; a 429 or 5xx is tried again a few times before it counts as refused."""
-        for attempt in range(PATCH_RETRIES):
-            try:
-                await self.client.patch(path, patch, content_type=JSON_PATCH)
-                self.stats.api_writes += 1
-                return
-            except KubeError as exc:
-                if not (exc.status == 429 or exc.status >= 500) or attempt == PATCH_RETRIES - 1:
-                    raise
-            await asyncio.sleep(0.2 * (attempt + 1))
+        await call_with_retry(lambda: self.client.patch(path, patch, content_type=JSON_PATCH), _patch_retry,
+                              retry_on=(KubeError,), clock=self.clock)
+        self.stats.api_writes += 1
 
     async def _cloud_patch_refused(self, pod: Pod, decision: Decision, exc: KubeError) -> Decision:
         """Anything but success or a stale view: never leave the pod gated for it. Lift the gate
@@ -454,41 +381,51 @@ class Decider:
                          "gated until a later attempt succeeds")
 
     async def _bind(self, pod: Pod, node: str) -> None:
+        """Bind, trying again on any refusal but a 404 (the pod is gone) or a 409 (bound elsewhere
+        or being deleted); still refused after the last try, it is a TemporaryError."""
         meta = pod.metadata
-        self.unbound[meta.uid] = node
-        for attempt in range(BIND_RETRIES):
+        self.ledger.owe_bind(meta.uid, node)
+
+        async def bind() -> None:
             try:
                 await self.client.bind_pod(meta.namespace, meta.name, node)
-                self.stats.api_writes += 1
-                self.unbound.pop(meta.uid, None)
-                return
             except NotFound:
-                self._forget(meta.uid)
+                self.ledger.settled(meta.uid)
                 return
             except KubeError as exc:
-                if exc.status == 409:  # bound elsewhere meanwhile, or being deleted: not ours any more
-                    log.warning("bind refused", extra={"pod": pod.key, "node": node, "error": exc.message})
-                    self._forget(meta.uid)
-                    return
-                if attempt == BIND_RETRIES - 1:
-                    raise TemporaryError(f"bind {pod.key} to {node}: {exc}", 1.0) from exc
-                await asyncio.sleep(0.1 * (attempt + 1))
-
-    async def _record_once(self, ref: ObjectRef, key: str, event_type: str, reason: str, message: str) -> None:
-        """One Event per (object, reason, message) while we remember the object; a failure to
-        record is worth a log line, never a retry of the decision."""
-        seen = (reason, message)
-        sent = self.recorded_events.setdefault(key, set())
-        if seen in sent:
-            return
-        sent.add(seen)  # before the await: two concurrent decisions of one pod record it once
-        try:
-            await self.recorder.record(ref, event_type, reason, message)
+                if exc.status != 409:
+                    raise
+                # bound elsewhere meanwhile, or being deleted: not ours any more
+                log.warning("bind refused", extra={"pod": pod.key, "node": node, "error": exc.message})
+                self.ledger.settled(meta.uid)
+                return
             self.stats.api_writes += 1
+            self.ledger.bound(meta.uid)
+
+        try:
+            await call_with_retry(bind, BIND_BACKOFF, retry_on=(KubeError,), clock=self.clock)
         except KubeError as exc:
-            sent.discard(seen)
+            raise TemporaryError(f"bind {pod.key} to {node}: {exc}", 1.0) from exc
+
+    async def _record_once(self, ref: ObjectRef, event_type: str, reason: str, message: str) -> None:
+        """One Event per (pod, reason, message) while we remember the pod; a failure to record is
+        worth a log line, never a retry of the decision (the pod's next decision tries again)."""
+        if not self.ledger.should_record_event(ref.uid, reason, message):
+            return
+        if not await self._record(ref, event_type, reason, message):
+            self.ledger.event_not_recorded(ref.uid, reason, message)
+
+    async def _record(self, ref: ObjectRef, event_type: str, reason: str, message: str) -> bool:
+        """True when the Event was recorded; a refusal (False from the recorder) or an error is logged."""
+        try:
+            recorded = await self.recorder.record(ref, event_type, reason, message)
+        except KubeError as exc:
             log.warning("event not recorded", extra={"object": f"{ref.kind}/{ref.namespace}/{ref.name}",
                                                      "reason": reason, "error": str(exc)})
+            return False
+        if recorded:
+            self.stats.api_writes += 1
+        return recorded
 
     async def _report(self, pod: Pod, decision: Decision, record: m.PlacementDecision) -> None:
         """The Event(s), the KV record and the bus message; refusals repeat, their reports do not."""
@@ -497,13 +434,11 @@ class Decider:
         setattr(self.stats, record.outcome, getattr(self.stats, record.outcome) + 1)
         ref = ObjectRef("Pod", meta.namespace, meta.name, meta.uid)
         for event in decision.events():
-            await self._record_once(ref, meta.uid, event.type, event.reason, event.message)
+            await self._record_once(ref, event.type, event.reason, event.message)
         if decision.reason == CLOUD_FAILURE_BACKOFF:
             await self._announce_backoff(pod, decision)
-        summary = (record.outcome, record.reason, record.node)
-        if self.last_records.get(meta.uid) == summary:
+        if not self.ledger.should_publish(meta.uid, (record.outcome, record.reason, record.node)):
             return
-        self.last_records[meta.uid] = summary
         decisions = await self.bus.kv(m.KV_DECISIONS)
         await decisions.put(m.kv_key(meta.namespace, meta.name), m.encode(record))
         await self.bus.publish(record, msg_id=f"{meta.uid}:decision:{record.outcome}:{record.reason}:{record.node}")
@@ -518,11 +453,8 @@ class Decider:
             return
         rule = next((r for r in decision.rules if r.reason == CLOUD_FAILURE_BACKOFF), None)
         message = rule.message if rule is not None else decision.event.message
-        try:
-            await self.recorder.record(workload_ref(pod, workload), "Warning", CLOUD_FAILURE_BACKOFF, message)
-            self.stats.api_writes += 1
-        except KubeError as exc:
-            log.warning("event not recorded", extra={"workload": str(workload), "error": str(exc)})
+        if not await self._record(workload_ref(pod, workload), "Warning", CLOUD_FAILURE_BACKOFF, message):
+            self.backoffs.announcement_failed(workload)
 
     # ---- super nodes that are not ours ----------------------------------------------------------
 
@@ -530,20 +462,16 @@ class Decider:
         """One Warning on each `eklet` node Spillway does not run, and one on each pod bound to
         it: nothing of ours creates their instances, so they would wait forever unexplained."""
         foreign = foreign_super_nodes(list(self.view.nodes.values()), self.managed)
-        self.warned_nodes &= {n.metadata.name for n in foreign}
+        self.ledger.foreign_nodes({n.metadata.name for n in foreign})
         for node in foreign:
             name = node.metadata.name
-            if name not in self.warned_nodes:
+            if self.ledger.should_warn_about(name):
                 message = (f"node {name} is labelled as a super node but is not one Spillway runs (its super "
                            f"nodes are eklet-<subnetId> of the configured subnets: "
                            f"{', '.join(sorted(self.managed)) or 'none configured'}); placement never sends pods "
                            "to it")
-                try:
-                    await self.recorder.record(node_ref(node), "Warning", EventReason.UNMANAGED_SUPER_NODE, message)
-                    self.stats.api_writes += 1
-                    self.warned_nodes.add(name)
-                except KubeError as exc:
-                    log.warning("event not recorded", extra={"node": name, "error": str(exc)})
+                if await self._record(node_ref(node), "Warning", EventReason.UNMANAGED_SUPER_NODE, message):
+                    self.ledger.warned_about(name)
             for key in list(self.view.on_node.get(name, ())):
                 pod = self.view.pods.get(key)
                 if pod is None or pod.spec.node_name != name:
@@ -552,8 +480,62 @@ class Decider:
                 message = (f"the pod is bound to node {name}, a super node Spillway does not run: no Spillway "
                            "service will create its cloud instance, report its status or finish its deletion; "
                            "delete the pod so its controller recreates it elsewhere")
-                await self._record_once(ObjectRef("Pod", meta.namespace, meta.name, meta.uid), meta.uid,
+                await self._record_once(ObjectRef("Pod", meta.namespace, meta.name, meta.uid),
                                         "Warning", EventReason.UNMANAGED_SUPER_NODE, message)
+
+
+def skip_reason(pod: Pod, trigger: Trigger, ledger: Ledger, owed: str | None) -> str | None:
+    """Why the pod is not decided now, or None to decide it. `owed` is the bind a dead decider
+    left it (`owed_bind`): such a pod, or one whose bind this decider owes, is decided even though
+    no longer gated or unschedulable."""
+    uid = pod.metadata.uid
+    if pod.is_terminating():
+        return "terminating"
+    if pod.spec.node_name:
+        return "already bound"
+    in_flight = ledger.is_in_flight(uid)
+    if ledger.owed(uid) is not None or (not in_flight and owed is not None):
+        return None
+    if in_flight:
+        return "decided, in flight"
+    if trigger is Trigger.GATED and not pod.is_gated_by(PLACEMENT_GATE):
+        return "no longer gated"
+    if trigger is Trigger.UNSCHEDULABLE and not pod.awaiting_decision():
+        return "no longer unschedulable"
+    return None
+
+
+def owed_bind(pod: Pod, nodes: Mapping[str, Node], managed: Collection[str]) -> str | None:
+    """The super node a pod was patched for but never bound to (its decider died between
+    the patch and the bind): ungated, unbound, tolerating super nodes, pinned to one managed
+    super node (of `nodes`), AND carrying our record of that bind with its own uid (a copied
+    manifest carries another pod's uid). Still re-decided before the bind (`Decider._plan`)."""
+    if pod.spec.node_name or pod.is_terminating() or pod.is_gated_by(PLACEMENT_GATE):
+        return None
+    recorded = owed_bind_node(pod)
+    if recorded is None:
+        return None
+    if not any(t.key == SUPER_NODE_TAINT_KEY for t in pod.spec.tolerations):
+        return None
+    affinity = pod.spec.affinity.node_affinity if pod.spec.affinity else None
+    required = affinity.required_during_scheduling_ignored_during_execution if affinity else None
+    pinned = {value for term in (required.node_selector_terms if required else [])
+              for field in term.match_fields if field.key == "metadata.name" and field.operator == "In"
+              for value in field.values}
+    if len(pinned) != 1:
+        return None
+    node = pinned.pop()
+    known = nodes.get(node)
+    if node != recorded or known is None or not is_managed_super_node(known, managed):
+        return None
+    return node
+
+
+def _patch_retry(attempt: int, error: BaseException) -> float | None:
+    """PATCH_BACKOFF for a 429 or a 5xx; any other refusal is final at once."""
+    if isinstance(error, KubeError) and (error.status == 429 or error.status >= 500):
+        return PATCH_BACKOFF(attempt, error)
+    return None
 
 
 def _replaced(decision: Decision, outcome: Outcome, reason: str, message: str) -> Decision:

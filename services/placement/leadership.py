@@ -2,38 +2,41 @@
 
 Why the consumer is started here and not registered with the runtime: a standby must not take
 messages off the shared durable consumer (it would have to hand them back, burning deliveries).
-On gaining the lease: wait for the view (and a moment for the previous leader's last
-writes to reach it), start consuming, decide every pod still pending (the old
-leader may have died mid-burst; its unacked messages come back only after ack_wait). On losing
-it: stop consuming at once. On shutdown: drain, then release the lease so a standby takes over
-immediately instead of after lease expiry.
+While holding the lease (`LeaderElector.while_leading`): wait for the view (and a moment for the
+previous leader's last writes to reach it), start consuming, decide every pod still pending (the
+old leader may have died mid-burst; its unacked messages come back only after ack_wait), then
+resync on every poke and every `resync_seconds`. On losing it: stop consuming at once. On
+shutdown: drain, then release the lease so a standby takes over immediately instead of after
+lease expiry.
 
 Nothing one pod does may end these loops: a failed take-over step (the API down, a list it cannot
-read) is logged and tried again with a growing pause; a failed resync or decision is logged and
-the next resync tries again.
+read) is logged and tried again with a growing pause (`until_ok`); a failed resync or decision is
+logged and the next resync tries again (`every`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from services.placement.decider import Decider
 from spillway.bus import Bus, Consumer, HandlerSpec
 from spillway.kube.leader import LeaderElector
+from spillway.loops import SYSTEM_CLOCK, Backoff, Clock, Liveness, every, until_ok
 from spillway.model import messages as m
 from spillway.policy import Trigger
 
 log = logging.getLogger("spillway.placement")
 DURABLE = "decide"
-RETRY_BASE_SECONDS = 0.5
-RETRY_MAX_SECONDS = 30.0
+TAKE_OVER_BACKOFF = Backoff(initial=0.5, cap=30.0, jitter=0.0)
+COALESCE_SECONDS = 0.05
+"""A resync waits this long after its poke, so a burst of node or config updates is one resync."""
 
 
 class Leadership:
     def __init__(self, bus: Bus, elector: LeaderElector, decider: Decider, *, concurrency: int,
-                 resync_seconds: float, grace: float = 5.0, settle_seconds: float = 1.0) -> None:
+                 resync_seconds: float, grace: float = 5.0, settle_seconds: float = 1.0,
+                 clock: Clock = SYSTEM_CLOCK, liveness: Liveness | None = None) -> None:
         self.bus = bus
         self.elector = elector
         self.decider = decider
@@ -41,11 +44,11 @@ class Leadership:
         self.resync_seconds = resync_seconds
         self.grace = grace
         self.settle_seconds = settle_seconds
+        self.clock = clock
+        self.liveness = liveness
         self.consumer: Consumer | None = None
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
-        self.takeover_failures = 0
-        self.resync_failures = 0
         decider.view.triggers.append(self.poke)
 
     def spec(self) -> HandlerSpec:
@@ -59,72 +62,51 @@ class Leadership:
         self._wake.set()
 
     async def run(self) -> None:
+        """Keep the lease and lead while holding it; on the way out stop consuming, then release it."""
         elector_task = asyncio.create_task(self.elector.run(), name="placement:lease")
         try:
-            while True:
-                await self.elector.wait_until_leader()
-                await self.decider.view.synced.wait()
-                # the previous leader's last writes may still be on their way through the watcher
-                # into our view; counting before they arrive would keep replicas too many local
-                # (seen under load: 36 local instead of 10). Read the pods from the API itself.
-                await asyncio.sleep(self.settle_seconds)
-                if not await self._take_over():
-                    continue
-                resync = asyncio.create_task(self._resync_loop(), name="placement:resync")
-                try:
-                    while self.elector.is_leader:
-                        self.elector.changed.clear()
-                        await self.elector.changed.wait()
-                finally:
-                    resync.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await resync
-                    await self._stop_consumer()
-                log.warning("lost the lease: standing by", extra={"identity": self.elector.identity})
+            await self.elector.while_leading(self._lead)
         finally:
             await self._stop_consumer()
             await self.elector.release()
             elector_task.cancel()
             await asyncio.gather(elector_task, return_exceptions=True)
 
-    async def _take_over(self) -> bool:
-        """Refresh the view from the API and start consuming; False (after a pause growing with
-        each failure in a row) when a step failed or the lease went meanwhile."""
+    async def _lead(self) -> None:
+        """One term as leader; cancelled when the lease is lost."""
+        try:
+            await self.decider.view.synced.wait()
+            # the previous leader's last writes may still be on their way through the watcher
+            # into our view; counting before they arrive would keep replicas too many local
+            # (seen under load: 36 local instead of 10). Read the pods from the API itself.
+            await self.clock.sleep(self.settle_seconds)
+            await until_ok("placement take-over", TAKE_OVER_BACKOFF.initial, self._take_over,
+                           backoff=TAKE_OVER_BACKOFF, clock=self.clock, liveness=self.liveness)
+            # the first round runs at once: a new leader first looks at everything still pending
+            await every("placement resync", self.resync_seconds, self._resync_round, wake=self._wake,
+                        clock=self.clock, liveness=self.liveness)
+        finally:
+            await self._stop_consumer()
+
+    async def _take_over(self) -> None:
+        """Refresh the view from the API and start consuming (stopped again when a step fails)."""
         try:
             await self.decider.refresh_pods()
-            if not self.elector.is_leader:
-                return False
             log.info("leading: consuming pending pods", extra={"identity": self.elector.identity})
             self.consumer = Consumer(self.bus, self.spec())
             await self.consumer.start()
-        except Exception as exc:
-            self.takeover_failures += 1
-            pause = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** min(self.takeover_failures - 1, 10))
-            log.warning("take-over failed; trying again", extra={"error": repr(exc), "retry_in": pause,
-                                                                "failures": self.takeover_failures})
+        except Exception:
             await self._stop_consumer()
-            await asyncio.sleep(pause)
-            return False
-        self.takeover_failures = 0
-        return True
+            raise
 
     async def _stop_consumer(self) -> None:
         if self.consumer is not None:
             consumer, self.consumer = self.consumer, None
             await consumer.stop(self.grace)
 
-    async def _resync_loop(self) -> None:
-        self._wake.set()  # a new leader first looks at everything still pending
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.resync_seconds)
-            self._wake.clear()
-            await asyncio.sleep(0.05)  # coalesce a burst of node/config updates
-            try:
-                await self.resync()
-            except Exception as exc:  # the next round tries again; this loop must outlive any pod
-                self.resync_failures += 1
-                log.warning("resync failed", extra={"error": repr(exc), "failures": self.resync_failures})
+    async def _resync_round(self) -> None:
+        await self.clock.sleep(COALESCE_SECONDS)
+        await self.resync()
 
     async def resync(self) -> None:
         """Warn about super nodes that are not ours, then decide every pod the view shows as still

@@ -16,19 +16,16 @@ Run it with `spillway run placement --config FILE`.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass
 
 from services.placement.backoff import InstanceOutcomes
 from services.placement.decider import Decider
 from services.placement.leadership import Leadership
-from services.placement.options import policy_options
 from services.placement.view import ClusterView
+from spillway.config import policy_options
 from spillway.kube import KubeClient
 from spillway.kube.events import EventRecorder
-from spillway.kube.leader import LeaderElector
+from spillway.kube.leader import LeaderElector, leader_identity
 from spillway.runtime import Context, Service
 
 LEASE_NAME = "placement"
@@ -60,15 +57,17 @@ def build_service() -> PlacementService:
     async def start(ctx: Context) -> None:
         service.set_ready(False)
         cfg = ctx.config.placement
-        state.identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        state.identity = leader_identity()
         state.client = client = await KubeClient.connect(ctx.config.kubernetes.kubeconfig or None)
         state.view = view = ClusterView()
         recorder = EventRecorder(client, "spillway-placement", state.identity)
-        state.decider = decider = Decider(view, client, ctx.bus, recorder, policy_options(ctx.config))
+        state.decider = decider = Decider(view, client, ctx.bus, recorder, policy_options(ctx.config),
+                                           clock=ctx.clock)
         elector = LeaderElector(client, cfg.leader_election_namespace, LEASE_NAME, state.identity,
-                                lease_duration=cfg.lease_duration_seconds, renew_period=cfg.lease_renew_seconds)
+                                lease_duration=cfg.lease_duration_seconds, renew_period=cfg.lease_renew_seconds,
+                                clock=ctx.clock)
         state.leadership = Leadership(ctx.bus, elector, decider, concurrency=cfg.concurrency,
-                                      resync_seconds=cfg.resync_seconds)
+                                      resync_seconds=cfg.resync_seconds, clock=ctx.clock, liveness=ctx.liveness)
         state.outcomes = InstanceOutcomes(ctx.bus, view, decider.backoffs, wake=state.leadership.poke)
         await state.outcomes.start()
         await view.start(ctx.bus)

@@ -5,23 +5,23 @@ replica (the leader and its warm standbys) follows the same buckets, so a standb
 already has a synced view. Indexes keep a decision O(workload size): pods by workload (the local
 count) and pods by node (how loaded each super node is).
 
-Each KV entry is applied on its own: one that cannot be decoded or applied is logged, counted
-(`undecodable`) and skipped, and a bucket watch that fails is opened again after a pause, so one
-bad object or a bus outage never leaves the view silently frozen.
+Each KV entry is applied on its own: one that cannot be decoded (the typed watch skips it,
+counted in `TypedKV.undecodable`) or applied (counted in `undecodable`) is logged and skipped,
+and a bucket watch that fails is opened again after a pause, so one bad object or a bus outage
+never leaves the view silently frozen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-import msgspec
-from nats.js.kv import KeyValue
-
-from spillway.bus import Bus
+from spillway.bus import Bus, TypedKV
+from spillway.loops import Backoff
 from spillway.model import messages as m
 from spillway.model.kube import (
     ANNOTATION_AUTO_SCALE,
@@ -34,11 +34,13 @@ from spillway.model.kube import (
     ReplicaSet,
 )
 from spillway.policy import WorkloadKey, workload_of
-from spillway.policy.local_count import FINISHED_PHASES, InFlight
+from spillway.policy.local_count import InFlight
 
 log = logging.getLogger("spillway.placement")
-REWATCH_BASE_SECONDS = 0.5
-REWATCH_MAX_SECONDS = 30.0
+REWATCH_BACKOFF = Backoff(initial=0.5, cap=30.0, jitter=0.0)
+MAX_TOMBSTONES = 50_000
+"""Deleted pods' uids remembered: a late event about one (a redelivered message) arrives within
+minutes, far fewer deletions than this; the oldest are forgotten first."""
 PodListener = Callable[[Pod, bool], None]
 """(pod, deleted): called after every change the view applies."""
 Trigger = Callable[[str], None]
@@ -56,7 +58,7 @@ def is_newer(candidate: Pod, current: Pod | None) -> bool:
 
 
 def occupies_node(pod: Pod) -> bool:
-    return bool(pod.spec.node_name) and not pod.is_terminating() and pod.status.phase not in FINISHED_PHASES
+    return bool(pod.spec.node_name) and not pod.is_terminating() and not pod.is_finished()
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Tally:
     def change(self, pod: Pod, sign: int) -> Counter[str]:
         """Add (sign 1) or remove (sign -1) a pod; returns the node occupancy delta."""
         occupied: Counter[str] = Counter()
-        if pod.is_terminating() or pod.status.phase in FINISHED_PHASES:
+        if pod.is_terminating() or pod.is_finished():
             return occupied
         uid, node = pod.metadata.uid, pod.spec.node_name
         if node:
@@ -95,6 +97,29 @@ class Tally:
             else:
                 bucket.discard(uid)
         return occupied
+
+
+class Tombstones:
+    """The uids of the last `cap` deleted pods."""
+
+    def __init__(self, cap: int = MAX_TOMBSTONES) -> None:
+        self.cap = cap
+        self._uids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._uids
+
+    def __len__(self) -> int:
+        return len(self._uids)
+
+    def add(self, uid: str) -> None:
+        self._uids[uid] = None
+        self._uids.move_to_end(uid)
+        while len(self._uids) > self.cap:
+            self._uids.popitem(last=False)
+
+    def clear(self) -> None:
+        self._uids.clear()
 
 
 class ClusterView:
@@ -113,7 +138,7 @@ class ClusterView:
         self.pvs: dict[str, PersistentVolume] = {}
         self.config: m.ConfigEvent | None = None
         self.cooldowns: dict[str, float] = {}
-        self.deleted_uids: set[str] = set()
+        self.deleted_uids = Tombstones()
         self.pod_listeners: list[PodListener] = []
         self.triggers: list[Trigger] = []
         self.synced = asyncio.Event()
@@ -159,13 +184,16 @@ class ClusterView:
 
     def upsert_pod(self, pod: Pod) -> Pod:
         """Keep the newer of `pod` and the view's; returns the one kept. A pod whose uid was
-        seen deleted is never resurrected by a late event."""
+        seen deleted is never resurrected by a late event; a new uid under a known name means the
+        API deleted the pod we had (its deletion event was missed), so it goes as a deleted one."""
         key = pod.key
         current = self.pods.get(key)
         if pod.metadata.uid in self.deleted_uids:
             return current or pod
         if not is_newer(pod, current):
             return current  # type: ignore[return-value]  # is_newer(…, None) is True
+        if current is not None and current.metadata.uid != pod.metadata.uid:
+            self.remove_pod(key)
         self._unindex(key)
         self.pods[key] = pod
         workload = workload_of(pod, self.replicaset_owner)
@@ -213,7 +241,7 @@ class ClusterView:
 
     async def start(self, bus: Bus) -> None:
         """Follow every bucket; `synced` is set once each one's current content was read."""
-        follows: list[tuple[str, Callable[[str, bytes | None], None]]] = [
+        follows: list[tuple[str, Callable[[str, Any], None]]] = [
             (m.KV_REPLICASETS, self._apply_replicaset),
             (m.KV_PVCS, self._apply_pvc),
             (m.KV_PVS, self._apply_pv),
@@ -226,7 +254,7 @@ class ClusterView:
         for bucket, apply in follows:
             event = asyncio.Event()
             done.append(event)
-            kv = await bus.kv(bucket)
+            kv: TypedKV[Any] = await bus.typed_kv(bucket)
             self._tasks.append(asyncio.create_task(self._follow(bucket, kv, apply, event), name=f"view:{bucket}"))
         await asyncio.gather(*(e.wait() for e in done))
         self.synced.set()
@@ -237,7 +265,7 @@ class ClusterView:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
-    async def _follow(self, bucket: str, kv: KeyValue, apply: Callable[[str, bytes | None], None],
+    async def _follow(self, bucket: str, kv: TypedKV[Any], apply: Callable[[str, Any], None],
                       synced: asyncio.Event) -> None:
         """Apply the bucket's entries for ever; a watch that fails is opened again (it replays
         every key's latest entry, which `apply` takes as it takes any update)."""
@@ -251,79 +279,67 @@ class ClusterView:
             except Exception as exc:
                 failures += 1
                 self.watch_failures += 1
-                pause = min(REWATCH_MAX_SECONDS, REWATCH_BASE_SECONDS * 2 ** min(failures - 1, 10))
+                pause = REWATCH_BACKOFF.delay(failures)
                 log.warning("KV watch failed; watching again", extra={"bucket": bucket, "error": repr(exc),
                                                                       "retry_in": pause})
                 await asyncio.sleep(pause)
 
-    async def _watch(self, bucket: str, kv: KeyValue, apply: Callable[[str, bytes | None], None],
+    async def _watch(self, bucket: str, kv: TypedKV[Any], apply: Callable[[str, Any], None],
                      synced: asyncio.Event) -> None:
-        watcher = await kv.watchall()
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    synced.set()
-                    continue
-                self._apply_entry(bucket, entry.key, entry.operation, entry.value, apply)
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
+        async for change in kv.watch(on_synced=synced.set):
+            self._apply_entry(bucket, change.key, change.value, apply)
 
-    def _apply_entry(self, bucket: str, key: str, operation: str | None, value: bytes | None,
-                     apply: Callable[[str, bytes | None], None]) -> None:
+    def _apply_entry(self, bucket: str, key: str, value: object, apply: Callable[[str, Any], None]) -> None:
         """One entry, isolated: whatever it holds, the entries after it are still applied."""
-        deleted = operation in ("DEL", "PURGE") or not value
         try:
-            apply(key, None if deleted else value)
+            apply(key, value)
         except Exception as exc:
             self.undecodable += 1
-            kind = "undecodable" if isinstance(exc, msgspec.DecodeError | msgspec.ValidationError) else "unusable"
-            log.warning(f"{kind} KV entry ignored", extra={"bucket": bucket, "key": key,
-                                                           "error": repr(exc)[:300]})
+            log.warning("unusable KV entry ignored", extra={"bucket": bucket, "key": key, "error": repr(exc)[:300]})
 
-    def _apply_pod(self, key: str, value: bytes | None) -> None:
+    def _apply_pod(self, key: str, value: Pod | None) -> None:
         if value is None:
             self.remove_pod(key)
         else:
-            self.upsert_pod(m.decode_as(Pod, value))
+            self.upsert_pod(value)
 
-    def _apply_node(self, key: str, value: bytes | None) -> None:
+    def _apply_node(self, key: str, value: Node | None) -> None:
         if value is None:
             self.nodes.pop(key, None)
         else:
-            self.nodes[key] = m.decode_as(Node, value)
+            self.nodes[key] = value
         self._fire(m.KV_NODES)
 
-    def _apply_config(self, key: str, value: bytes | None) -> None:
+    def _apply_config(self, key: str, value: m.ConfigEvent | None) -> None:
         if key != m.CONFIG_KEY_EKS:
             return
-        self.config = None if value is None else m.decode_as(m.ConfigEvent, value)
+        self.config = value
         self._fire(m.KV_CONFIG)
 
-    def _apply_zone(self, key: str, value: bytes | None) -> None:
+    def _apply_zone(self, key: str, value: m.ZoneCooldown | None) -> None:
         if value is None:
             self.cooldowns.pop(key, None)
         else:
-            cooldown = m.decode_as(m.ZoneCooldown, value)
-            self.cooldowns[cooldown.zone or key] = cooldown.until
+            self.cooldowns[value.zone or key] = value.until
         self._fire(m.KV_ZONES)
 
-    def _apply_replicaset(self, key: str, value: bytes | None) -> None:
+    def _apply_replicaset(self, key: str, value: ReplicaSet | None) -> None:
         if value is None:
             self.replicaset_owners.pop(key, None)
         else:
-            self.replicaset_owners[key] = m.decode_as(ReplicaSet, value).metadata.controller_ref()
+            self.replicaset_owners[key] = value.metadata.controller_ref()
 
-    def _apply_pvc(self, key: str, value: bytes | None) -> None:
+    def _apply_pvc(self, key: str, value: PersistentVolumeClaim | None) -> None:
         if value is None:
             self.pvcs.pop(key, None)
         else:
-            self.pvcs[key] = m.decode_as(PersistentVolumeClaim, value)
+            self.pvcs[key] = value
 
-    def _apply_pv(self, key: str, value: bytes | None) -> None:
+    def _apply_pv(self, key: str, value: PersistentVolume | None) -> None:
         if value is None:
             self.pvs.pop(key, None)
         else:
-            self.pvs[key] = m.decode_as(PersistentVolume, value)
+            self.pvs[key] = value
 
     def _fire(self, what: str) -> None:
         if self.synced.is_set():

@@ -28,7 +28,7 @@ def classify(event_type: str, pod: Pod) -> PodChange | None:
         return "bound"
     if pod.is_gated_by(PLACEMENT_GATE):
         return "gated"
-    if pod.is_unschedulable() and not pod.spec.scheduling_gates:
+    if pod.awaiting_decision():
         return "unschedulable"
     return None
 

@@ -78,7 +78,7 @@ def build_service() -> WatcherService:
     async def connect(ctx: Context) -> None:
         service.set_ready(False)
         state.client = await KubeClient.connect(ctx.config.kubernetes.kubeconfig or None)
-        state.pipeline = KeyedPipeline()
+        state.pipeline = KeyedPipeline(clock=ctx.clock)
         client = state.client
         state.reporter = reporter = RefusalReporter(EventRecorder(client, "spillway-watcher", socket.gethostname()))
         state.mirror = mirror = ClusterMirror(ctx.bus, state.pipeline, reporter=reporter)
@@ -87,7 +87,8 @@ def build_service() -> WatcherService:
             def bad_object(bad: BadObject) -> None:
                 _, _, uid = identity_of(bad.raw)
                 reporter.refuse(kind, bad.key, bad.error, uid=uid)
-            return Reflector(client, path, handler, on_bad_object=bad_object, field_selector=field_selector)
+            return Reflector(client, path, handler, on_bad_object=bad_object, field_selector=field_selector,
+                             clock=ctx.clock)
 
         state.reflectors = {
             m.KV_PODS: reflector(PODS, "Pod", mirror.on_pod),

@@ -251,10 +251,10 @@ class ClusterMirror:
     async def prune(self, bucket: str, live: set[str]) -> int:
         """Remove KV entries whose object no longer exists (deleted while the watcher was down),
         publishing the deleted event for pods and nodes. Returns how many were pruned."""
-        kv = await self.bus.kv(bucket)
         try:
-            keys = await kv.keys()
-        except Exception:  # NoKeysError: empty bucket
+            keys = await (await self.bus.typed_kv(bucket)).keys()
+        except Exception as exc:  # the bus failed: the next start prunes instead, the watcher still starts
+            log.warning("could not list the bucket to prune it", extra={"bucket": bucket, "error": repr(exc)[:300]})
             return 0
         gone = [k for k in keys if k not in live]
         for key in gone:

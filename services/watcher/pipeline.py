@@ -10,7 +10,7 @@ has not run yet. A pod updated 1000 times while NATS is slow is one pending job,
 one busy object can never take the slots every other object needs.
 
 Failures are told apart by `spillway.bus.is_permanent`: a retryable one (connection, timeout) is
-retried with backoff, and the key gives its slot back while it waits; a permanent one (too big, an
+retried with backoff (`WRITE_BACKOFF`), and the key gives its slot back while it waits; a permanent one (too big, an
 invalid key, unencodable) is logged, counted and handed to the job's `report` callback, never
 retried, so it costs one attempt and affects no other key.
 """
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 
 from spillway.bus import is_permanent
+from spillway.loops import SYSTEM_CLOCK, Backoff, Clock
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
@@ -36,6 +37,8 @@ PIPELINE_RETRIES = Counter("spillway_watcher_pipeline_retries_total",
                            "Watcher writes retried after a retryable error", ["error"])
 PIPELINE_COALESCED = Counter("spillway_watcher_pipeline_coalesced_total",
                              "Pending watcher writes replaced by a newer state of the same object")
+WRITE_BACKOFF = Backoff(initial=0.1, cap=5.0, jitter=0.0)
+"""A key's failed write is tried again after 0.1 s, 0.2 s … 5 s; a success starts it over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +48,12 @@ class _Pending:
 
 
 class KeyedPipeline:
-    def __init__(self, limit: int = 256, max_backoff: float = 5.0, initial_backoff: float = 0.1) -> None:
+    def __init__(self, limit: int = 256, backoff: Backoff = WRITE_BACKOFF, clock: Clock = SYSTEM_CLOCK) -> None:
         self._slots = asyncio.Semaphore(limit)
         self._pending: dict[str, _Pending] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._max_backoff = max_backoff
-        self._initial_backoff = initial_backoff
+        self._backoff = backoff
+        self._clock = clock
 
     @property
     def active_keys(self) -> int:
@@ -88,7 +91,7 @@ class KeyedPipeline:
     async def _work(self, key: str) -> None:
         """Run the key's pending job until none is left; holds one slot except while backing off."""
         holding = True  # the slot submit() acquired for this worker
-        delay = self._initial_backoff
+        failures = 0
         try:
             while (pending := self._pending.pop(key, None)) is not None:
                 if not holding:
@@ -96,7 +99,7 @@ class KeyedPipeline:
                     holding = True
                 try:
                     await pending.job()
-                    delay = self._initial_backoff
+                    failures = 0
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -106,12 +109,13 @@ class KeyedPipeline:
                     # retry it, unless a newer state of the object arrived meanwhile: that one wins
                     self._pending.setdefault(key, pending)
                     PIPELINE_RETRIES.labels(type(exc).__name__).inc()
+                    failures += 1
+                    delay = self._backoff.delay(failures)
                     log.warning("watcher write failed, retrying", extra={"key": key, "error": repr(exc),
                                                                         "delay": delay})
                     self._slots.release()
                     holding = False
-                    await asyncio.sleep(delay)
-                    delay = min(self._max_backoff, delay * 2)
+                    await self._clock.sleep(delay)
         finally:
             if holding:
                 self._slots.release()

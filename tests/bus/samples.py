@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from spillway.model import messages as m
 from spillway.model.kube import (
     Condition,
@@ -36,8 +38,9 @@ def sample(subject: str) -> m.Message:
     """A message valid for `subject` (a concrete subject, not a wildcard)."""
     type_ = m.type_for_subject(subject)
     if type_ is m.PodEvent:
-        change = next(k for k, v in m.POD_SUBJECT_BY_CHANGE.items() if v == subject)
-        return m.PodEvent(change=change, pod=POD, observed_at=1700000000.5)  # type: ignore[arg-type]
+        changes: tuple[m.PodChange, ...] = get_args(m.PodChange)
+        change = next(c for c in changes if m.POD_SUBJECT_BY_CHANGE[c] == subject)
+        return m.PodEvent(change=change, pod=POD, observed_at=1700000000.5)
     if type_ is m.NodeEvent:
         return m.NodeEvent(change="deleted" if subject == m.NODE_DELETED else "changed", node=NODE,
                            observed_at=1700000001.0)
@@ -49,8 +52,9 @@ def sample(subject: str) -> m.Message:
                                    message="2 local replicas already", trace_id="0" * 31 + "1",
                                    rules=[m.RuleResult(rule="daemonset", code="allowed")], decided_at=2.0)
     if type_ is m.InstanceEvent:
-        status = next(k for k, v in m.INSTANCE_SUBJECT_BY_STATUS.items() if v == subject)
-        return m.InstanceEvent(namespace="shop", name="web-1", uid="uid-1", status=status,  # type: ignore[arg-type]
+        statuses: tuple[m.InstanceStatus, ...] = get_args(m.InstanceStatus)
+        status = next(s for s in statuses if m.INSTANCE_SUBJECT_BY_STATUS[s] == subject)
+        return m.InstanceEvent(namespace="shop", name="web-1", uid="uid-1", status=status,
                                eks_ci_id="eksci-123", eks_ci_name="spillway-uid-1", request_id="req-1")
     if type_ is m.ZoneCooldown:
         return m.ZoneCooldown(zone="ap-guangzhou-3", until=1700000300.0, reason="ResourceInsufficient.SoldOut")

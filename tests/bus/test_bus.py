@@ -18,9 +18,11 @@ from spillway.bus import (
     Handlers,
     PermanentError,
     TemporaryError,
+    TypedKV,
     current_delivery,
 )
 from spillway.model import messages as m
+from spillway.model.kube import Pod
 from tests.bus.helpers import Collector
 from tests.bus.samples import concrete_subjects, sample
 
@@ -199,8 +201,10 @@ async def test_crashed_last_delivery_is_dead_lettered_by_the_advisory_mover(
 
 
 async def test_typed_kv_round_trip(bus: Bus) -> None:
-    pods = await bus.typed_kv(m.KV_PODS)
-    pod = sample(m.POD_BOUND).pod  # type: ignore[attr-defined]
+    pods: TypedKV[Pod] = await bus.typed_kv(m.KV_PODS)
+    event = sample(m.POD_BOUND)
+    assert isinstance(event, m.PodEvent)
+    pod = event.pod
     await pods.put(m.kv_key("shop", "web-1"), pod)
     assert await pods.get("shop/web-1") == pod
     assert await pods.keys() == ["shop/web-1"]

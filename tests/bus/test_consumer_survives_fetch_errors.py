@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from spillway.bus import Bus, Consumer, Handlers
 from spillway.model import messages as m
 
@@ -25,7 +27,7 @@ class FlakySubscription:
         return []
 
 
-async def test_loop_survives_plain_timeout_and_unexpected_errors(bus: Bus) -> None:
+async def test_loop_survives_plain_timeout_and_unexpected_errors(bus: Bus, monkeypatch: pytest.MonkeyPatch) -> None:
     handlers = Handlers()
 
     @handlers.on(m.POD_BOUND)
@@ -34,12 +36,16 @@ async def test_loop_survives_plain_timeout_and_unexpected_errors(bus: Bus) -> No
 
     consumer = Consumer(bus, handlers.specs[0])
     sub = FlakySubscription([TimeoutError(), RuntimeError("boom"), TimeoutError()])
-    task = asyncio.create_task(consumer._loop(sub))
+
+    async def bind(**kwargs: Any) -> FlakySubscription:
+        return sub
+
+    monkeypatch.setattr(bus.js, "pull_subscribe_bind", bind)
+    await consumer.start()
     for _ in range(200):
         if sub.calls >= 5:
             break
         await asyncio.sleep(0.02)
-    assert not task.done(), task.exception() if task.done() else None
+    assert consumer.running
     assert sub.calls >= 5
-    consumer._stopping.set()
-    await asyncio.wait_for(task, 5)
+    await asyncio.wait_for(consumer.stop(), 5)

@@ -21,7 +21,8 @@ from spillway.model import messages as m
 from spillway.natsserver import NatsServer
 from spillway.natsserver.server import MAX_PAYLOAD
 from tests.bus.samples import sample
-from tests.services.conftest import BusRecord, bus_records, wait_for
+from tests.fixtures.eventually import eventually
+from tests.services.conftest import BusRecord, bus_records
 
 MIB = 2**20
 
@@ -107,7 +108,7 @@ async def test_a_handler_hitting_a_permanent_bus_error_is_dead_lettered_at_once(
     await consumer.start()
     try:
         await bus.publish(sample(m.POD_BOUND))
-        letters = await wait_for(lambda: _letters(bus), message="a dead letter")
+        letters = await eventually(lambda: _letters(bus), what="a dead letter")
         assert "InvalidKeyError" in letters[0].message.error and len(calls) == 1
     finally:
         await consumer.stop()

@@ -345,12 +345,11 @@ PLURALS = {
 CLUSTER_SCOPED = {"PersistentVolume", "Node", "Namespace", "StorageClass"}
 
 
-async def create_object(kube: KubeClient, obj: dict[str, Any], namespace: str = NS) -> dict[str, Any]:
+async def create_object(kube: KubeClient, obj: dict[str, Any], namespace: str = NS) -> None:
     """POST one object of a kind in PLURALS (raises the API's KubeError when it is refused)."""
     group_version, plural = PLURALS[obj["kind"]]
     scope = None if obj["kind"] in CLUSTER_SCOPED else namespace
-    created: dict[str, Any] = await kube.request("POST", collection_path(group_version, plural, scope), body=obj)
-    return created
+    await kube.request("POST", collection_path(group_version, plural, scope), body=obj)
 
 
 async def pods_in(kube: KubeClient, namespace: str, selector: str = "") -> list[dict[str, Any]]:

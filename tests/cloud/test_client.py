@@ -10,6 +10,7 @@ import pytest
 
 from spillway.cloud import (
     AuthError,
+    CloudError,
     CreateRequest,
     EventSource,
     InstanceProvider,
@@ -22,6 +23,7 @@ from spillway.cloud import (
     instance_name,
     name_prefix,
 )
+from spillway.cloud.provider import HealthProbe
 from spillway.cloud.retry import NO_RETRY
 from spillway.emulator.server import Emulator
 from tests.fixtures.cloud import CLOUD_SECRET_KEY, MutableClock, cloud_settings
@@ -47,6 +49,17 @@ def names_on(emu: Emulator) -> list[str]:
 async def test_protocols_are_implemented(cloud_client: TkeProvider) -> None:
     assert isinstance(cloud_client, InstanceProvider)
     assert isinstance(cloud_client, LogSource) and isinstance(cloud_client, EventSource)
+    assert isinstance(cloud_client, HealthProbe)
+
+
+async def test_the_health_probe_is_one_call_never_retried(emulator: Emulator, cloud_client: TkeProvider) -> None:
+    await cloud_client.probe()
+    assert emulator.state.calls[DESCRIBE] == 1
+    emulator.faults.update({"errors": [{"code": "InternalError", "rate": 1.0, "action": DESCRIBE}]})
+    with pytest.raises(CloudError) as failed:
+        await cloud_client.probe()
+    assert failed.value.code == "InternalError"
+    assert emulator.state.calls[DESCRIBE] == 2  # the client's retries would have hidden the outage
 
 
 async def test_create_is_idempotent_by_name(emulator: Emulator, cloud_client: TkeProvider) -> None:

@@ -19,10 +19,11 @@ from spillway.cloud import (
     name_prefix,
 )
 from spillway.cloud.batcher import Batcher
-from spillway.cloud.clock import VirtualClock
 from spillway.cloud.errors import classify
 from spillway.cloud.ratelimit import TokenBucket
-from spillway.cloud.retry import Backoff, call_with_retry
+from spillway.cloud.retry import CloudRetry
+from spillway.loops import Backoff, call_with_retry
+from tests.fixtures.clock import FakeClock
 
 NAME_RULE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 UID = "6f1c1e9a-3b7d-4a52-9d7e-0c1a2b3c4d5e"
@@ -82,12 +83,24 @@ def test_classify(code: str, idempotent: bool, expected: type[CloudError]) -> No
     pytest.param(1, QuotaError("LimitExceeded"), None, id="not-retryable"),
 ])
 def test_backoff_with_full_jitter(attempt: int, error: CloudError, delay: float | None) -> None:
-    policy = Backoff(base=0.2, throttled_base=0.5, cap=10, max_attempts=12, rng=lambda: 0.5)
+    def half() -> float:
+        return 0.5
+
+    policy = CloudRetry(backoff=Backoff(initial=0.2, cap=10, jitter=1.0, floor=0.0, rng=half),
+                        throttled=Backoff(initial=0.5, cap=10, jitter=1.0, floor=0.0, rng=half), max_attempts=12)
     assert policy(attempt, error) == delay
 
 
+def test_default_cloud_retry_waits_at_most_the_cap_and_can_wait_almost_nothing() -> None:
+    retryable = RetryableError("InternalError")
+    lowest = CloudRetry(backoff=Backoff(initial=0.2, cap=10.0, jitter=1.0, floor=0.0, rng=lambda: 1.0))
+    highest = CloudRetry(backoff=Backoff(initial=0.2, cap=10.0, jitter=1.0, floor=0.0, rng=lambda: 0.0))
+    assert lowest(1, retryable) == 0.0 and highest(7, retryable) == 10.0  # 0.2·2^6 = 12.8, capped
+    assert CloudRetry()(8, retryable) is None  # 8 tries in all by default
+
+
 async def test_retry_loop_on_virtual_time() -> None:
-    clock = VirtualClock()
+    clock = FakeClock(auto_advance=True)
     outcomes: list[Exception | str] = [RetryableError("InternalError"), RetryableError("RequestLimitExceeded"), "ok"]
 
     async def flaky() -> str:
@@ -96,30 +109,34 @@ async def test_retry_loop_on_virtual_time() -> None:
             raise out
         return out
 
-    assert await call_with_retry(flaky, lambda attempt, err: 1.0, clock=clock) == "ok"
+    assert await call_with_retry(flaky, lambda attempt, err: 1.0, retry_on=(CloudError,), clock=clock) == "ok"
     assert clock.slept == [1.0, 1.0]
 
     async def always() -> str:
         raise RetryableError("InternalError")
 
     with pytest.raises(RetryableError):
-        await call_with_retry(always, lambda attempt, err: 4.0, clock=clock, max_elapsed=10.0)
+        await call_with_retry(always, lambda attempt, err: 4.0, retry_on=(CloudError,), clock=clock, max_elapsed=10.0)
     assert clock.slept[2:] == [4.0, 4.0]
+
+    async def not_a_cloud_error() -> str:
+        raise ValueError("a bug, not an outage")
+
+    with pytest.raises(ValueError):
+        await call_with_retry(not_a_cloud_error, lambda attempt, err: 1.0, retry_on=(CloudError,), clock=clock)
+    assert clock.slept[4:] == []  # raised at once, never retried
 
 
 async def test_token_bucket_spaces_calls() -> None:
-    clock = VirtualClock()
+    clock = FakeClock(auto_advance=True)
     bucket = TokenBucket(rate=10, burst=2, clock=clock)
     for _ in range(6):
         await bucket.acquire()
     assert clock.now == pytest.approx(0.4)
-    assert not bucket.try_take()
-    clock.advance(0.1)
-    assert bucket.try_take()
 
 
 async def test_batcher_coalesces_and_splits() -> None:
-    clock = VirtualClock()
+    clock = FakeClock(auto_advance=True)
     batches: list[list[int]] = []
 
     async def run(keys: list[int]) -> dict[int, int]:
@@ -137,7 +154,7 @@ async def test_batcher_shares_a_failure() -> None:
     async def run(keys: list[str]) -> dict[str, str]:
         raise QuotaError("LimitExceeded")
 
-    batcher: Batcher[str, str] = Batcher(run, max_items=20, default="", clock=VirtualClock())
+    batcher: Batcher[str, str] = Batcher(run, max_items=20, default="", clock=FakeClock(auto_advance=True))
     results = await asyncio.gather(batcher.submit("a"), batcher.submit("b"), return_exceptions=True)
     assert all(isinstance(r, QuotaError) for r in results)
     await batcher.close()

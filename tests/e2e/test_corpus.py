@@ -223,8 +223,8 @@ async def test_every_corpus_workload_gets_a_decision_and_breaks_nothing(tmp_path
                     late.pop(key, None)
                 elif now - first_seen[key] > DECISION_SECONDS:
                     late[key] = now - first_seen[key]
-            undecided = [k for k in first_seen if k not in decisions and k not in late]
-            if (not undecided and now - quiet_since > QUIET_SECONDS) or now - started > WATCH_CAP_SECONDS:
+            waiting = [k for k in first_seen if k not in decisions and k not in late]
+            if (not waiting and now - quiet_since > QUIET_SECONDS) or now - started > WATCH_CAP_SECONDS:
                 break
             await asyncio.sleep(1.0)
 
@@ -242,8 +242,8 @@ async def test_every_corpus_workload_gets_a_decision_and_breaks_nothing(tmp_path
 
     outcomes: dict[str, int] = {}
     for record in decisions.values():
-        key = f"{record['outcome']}/{record['reason']}"
-        outcomes[key] = outcomes.get(key, 0) + 1
+        outcome = f"{record['outcome']}/{record['reason']}"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
     print(f"{len(first_seen)} pods, decisions: {dict(sorted(outcomes.items()))}")
 
     assert first_seen, "the corpus made no pod at all"

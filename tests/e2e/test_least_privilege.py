@@ -8,15 +8,12 @@ and every rule its roles grant was used in the run, or is documented in docs/rba
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
 import shutil
 import subprocess
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +26,14 @@ from spillway.kube import Forbidden, KubeClient, KubeError, NotFound
 from spillway.kube.client import MERGE_PATCH, collection_path, object_path
 from spillway.model.kube import Pod, decode_pod
 from spillway.sandbox import Sandbox, SandboxOptions
+from tests.fixtures.eventually import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "rbac.md"
 BASE = stack_rbac.default_manifests()
 NS = "default"
 CLOUD_PREFIX = "eklet-"
+PATIENCE: dict[str, float] = {"seconds": 40.0, "interval": 0.2}  # a whole stack converging on shared cores
 
 Rule = tuple[str, str, str, str, str, str]  # service, scope, group, resource, resourceName, verb
 
@@ -172,17 +171,6 @@ async def pods_of(kube: KubeClient, app: str) -> list[Pod]:
     return [p for p in (decode_pod(json.dumps(i)) for i in raw["items"]) if not p.is_terminating()]
 
 
-async def eventually(check: Callable[[], Any], what: str, seconds: float = 40.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
 def running(pods: list[Pod], expected: int) -> list[Pod] | None:
     ok = len(pods) == expected and all(p.status.phase == "Running" and p.status.pod_ip for p in pods)
     return pods if ok else None
@@ -232,20 +220,21 @@ async def test_burst_flow_under_rbac_is_never_denied_and_uses_what_it_is_granted
             gated = deployment("gated", 4, "250m", {"AUTO_SCALE_EKS": "true", "LOCAL_REPLICAS": "1"},
                                uses_refs=True)
             await kube.request("POST", collection_path("apps/v1", "deployments", NS), body=gated)
-            before = await eventually(lambda: _running(kube, "gated", 4), "4 gated pods running")
+            before = await eventually(lambda: _running(kube, "gated", 4), what="4 gated pods running", **PATIENCE)
             cloud = [p for p in before if p.spec.node_name.startswith(CLOUD_PREFIX)]
             assert len(cloud) == 3, [p.spec.node_name for p in before]
             await kube.patch(object_path("apps/v1", "deployments", "gated", NS) + "/scale",
                              {"spec": {"replicas": 3}}, content_type=MERGE_PATCH)
-            after = await eventually(lambda: _running(kube, "gated", 3), "3 gated pods running")
+            after = await eventually(lambda: _running(kube, "gated", 3), what="3 gated pods running", **PATIENCE)
             (removed,) = {p.metadata.name for p in before} - {p.metadata.name for p in after}
             assert removed in {p.metadata.name for p in cloud}
-            await eventually(lambda: _gone(kube, removed), f"{removed} finished by node-status")
+            await eventually(lambda: _gone(kube, removed), what=f"{removed} finished by node-status", **PATIENCE)
 
             # (2) unschedulable: 600m each; the 1-cpu node already runs a 250m replica, so one bursts
             big = deployment("unschedulable", 2, "600m", {"AUTO_SCALE_EKS": "true"}, uses_refs=False)
             await kube.request("POST", collection_path("apps/v1", "deployments", NS), body=big)
-            pods = await eventually(lambda: _running(kube, "unschedulable", 2), "2 unschedulable-path pods running")
+            pods = await eventually(lambda: _running(kube, "unschedulable", 2),
+                                    what="2 unschedulable-path pods running", **PATIENCE)
             assert sum(p.spec.node_name.startswith(CLOUD_PREFIX) for p in pods) == 1
 
             # the rarer paths: `kubectl logs` of a cloud pod (node-status reads the pod), and DaemonSet
@@ -254,7 +243,8 @@ async def test_burst_flow_under_rbac_is_never_denied_and_uses_what_it_is_granted
             with contextlib.suppress(KubeError):  # the log's content is not the point here
                 await kube.request("GET", object_path("v1", "pods", cloud_pod.metadata.name, NS) + "/log")
             await kube.request("POST", collection_path("apps/v1", "daemonsets", NS), body=EVERYWHERE)
-            await eventually(lambda: _warned(kube, "DaemonsetForbidden"), "a DaemonSet pod on a super node failed")
+            await eventually(lambda: _warned(kube, "DaemonsetForbidden"),
+                             what="a DaemonSet pod on a super node failed", **PATIENCE)
         finally:
             await kube.close()
             records = await stack.audit()

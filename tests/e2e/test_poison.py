@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from tests.chaos.harness import (
     running_stack,
     supervised_restarts,
 )
+from tests.fixtures.eventually import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -187,10 +187,11 @@ async def pods_made(kube: KubeClient) -> AsyncIterator[dict[str, set[str]]]:
 
 async def wait_served(kube: KubeClient, app: str, replicas: int, cloud: int, seconds: float) -> str:
     """Until `replicas` pods of `app` are Running with an IP, `cloud` of them on super nodes;
-    returns the last state seen."""
-    deadline = time.monotonic() + seconds
+    returns the last state seen (the caller reports it with the other findings)."""
     state = ""
-    while time.monotonic() < deadline:
+
+    async def served() -> str | None:
+        nonlocal state
         pods = [p for p in await pods_in(kube, NS, f"app={app}") if not p["metadata"].get("deletionTimestamp")]
         running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"
                    and (p.get("status") or {}).get("podIP")]
@@ -200,8 +201,12 @@ async def wait_served(kube: KubeClient, app: str, replicas: int, cloud: int, sec
                              f"/{(p.get('status') or {}).get('phase')}" for p in pods))
         if len(pods) == replicas and len(running) == replicas and len(on_cloud) == cloud:
             return "served: " + state
-        await asyncio.sleep(1.0)
-    return state
+        return None
+
+    try:
+        return await eventually(served, what=f"{app} served", seconds=seconds, interval=1.0)
+    except AssertionError:
+        return state
 
 
 def warnings_by_object(events: list[dict[str, Any]]) -> dict[str, set[str]]:

@@ -59,7 +59,7 @@ async def test_valid_specs_are_accepted(emulator: Emulator, cpu: float, memory: 
 
 
 async def _populate(client: Any) -> dict[str, str]:
-    ids = {}
+    ids: dict[str, str] = {}
     for name, subnet, vpc in [("a", "subnet-aaa", "vpc-1"), ("b", "subnet-aaa", "vpc-2"), ("c", "subnet-bbb", "vpc-1"),
                               ("a", "subnet-bbb", "vpc-2")]:
         (id_,) = (await call(client, CREATE, create_params(name, SubnetId=subnet, VpcId=vpc)))["EksCiIds"]

@@ -15,6 +15,7 @@ from spillway.kube.leader import LeaderElector
 from spillway.kube.reflector import RawEvent, Reflector
 from spillway.model.kube import decode_pod
 from spillway.sandbox import Sandbox, SandboxOptions
+from tests.fixtures.clock import FakeClock
 
 
 def pod_body(name: str, **spec: Any) -> dict[str, Any]:
@@ -122,15 +123,15 @@ async def test_event_recorder_counts_repeats(kube: KubeClient) -> None:
 
 
 async def test_leader_election_hands_over_after_expiry(kube: KubeClient) -> None:
-    now = [1000.0]
-    a = LeaderElector(kube, "default", "placement", "a", lease_duration=15, clock=lambda: now[0])
-    b = LeaderElector(kube, "default", "placement", "b", lease_duration=15, clock=lambda: now[0])
+    clock = FakeClock(wall_start=1000.0)
+    a = LeaderElector(kube, "default", "placement", "a", lease_duration=15, clock=clock)
+    b = LeaderElector(kube, "default", "placement", "b", lease_duration=15, clock=clock)
     assert await a.try_acquire_or_renew() is True
     assert await b.try_acquire_or_renew() is False
-    now[0] += 10
+    clock.advance(10)
     assert await a.try_acquire_or_renew() is True  # renewal keeps it
-    now[0] += 14
+    clock.advance(14)
     assert await b.try_acquire_or_renew() is False  # a renewed 14 s ago
-    now[0] += 2
+    clock.advance(2)
     assert await b.try_acquire_or_renew() is True  # expired: b takes over
     assert await a.try_acquire_or_renew() is False

@@ -14,9 +14,12 @@ from aiohttp.test_utils import TestServer
 from kubernetes_asyncio import client as k8s_client
 
 from spillway.kube import KubeClient
+from spillway.kube.errors import Gone, KubeError
 from spillway.kube.reflector import BadObject, RawEvent, Reflector
+from spillway.loops import Backoff
 from spillway.model.kube import decode_pod
-from tests.services.conftest import wait_for
+from tests.fixtures.clock import FakeClock
+from tests.fixtures.eventually import eventually
 
 
 def pod(name: str, rv: str, cpu: Any = "1") -> dict[str, Any]:
@@ -118,7 +121,7 @@ async def test_a_bad_watch_event_does_not_stop_the_watch(api_and_client: tuple[F
     reflector = Reflector(client, "/api/v1/pods", handler, on_bad_object=on_bad)
     task = asyncio.create_task(reflector.run())
     try:
-        await wait_for(lambda: "default/last" in reflector.known, message="watched past the bad events")
+        await eventually(lambda: "default/last" in reflector.known, what="watched past the bad events")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -129,3 +132,27 @@ async def test_a_bad_watch_event_does_not_stop_the_watch(api_and_client: tuple[F
     assert reflector.relists == 1  # never relisted: the watch went on
     assert reflector.resource_version == "15"
     assert "default/good" not in reflector.known  # its undecodable DELETED still removed it
+
+
+async def test_a_broken_list_or_watch_backs_off_on_the_reflectors_clock() -> None:
+    """Every kind of failure (an API error, a socket error, anything an HTTP library raises) waits
+    the reflector's Backoff on its clock, growing to the cap, before the next try."""
+    clock = FakeClock(auto_advance=True)
+    failures: list[BaseException] = [Gone(410, "Expired", "too old"), OSError("refused"),
+                                     KubeError(500, "InternalError", "etcd"),
+                                     RuntimeError("server disconnected"), OSError("refused"), TimeoutError()]
+
+    class DownApi:
+        async def request(self, *args: Any, **kwargs: Any) -> bytes:
+            if not failures:
+                raise asyncio.CancelledError  # enough: end the run
+            raise failures.pop(0)
+
+    async def handler(event: RawEvent) -> None:  # pragma: no cover - nothing is ever listed
+        pass
+
+    reflector = Reflector(DownApi(), "/api/v1/pods", handler,  # type: ignore[arg-type]  # a duck-typed client
+                          backoff=Backoff(initial=0.4, cap=1.0, jitter=0.0), clock=clock)
+    with pytest.raises(asyncio.CancelledError):
+        await reflector.run()
+    assert clock.slept == [0.4, 0.8, 1.0, 1.0, 1.0]  # the 410 relists at once; the rest back off

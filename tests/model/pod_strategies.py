@@ -107,7 +107,7 @@ usual_annotations = st.fixed_dictionaries({ANNOTATION_LOCAL_REPLICAS: st.sampled
 hostile_annotations = st.fixed_dictionaries({}, optional=ANNOTATION_VALUES).flatmap(
     lambda known: st.dictionaries(label_key, st.text(max_size=20), max_size=2).map(lambda other: {**other, **known}))
 """Every annotation Spillway reads, each present or not, with usual, hostile or random values."""
-annotations = st.one_of(usual_annotations, hostile_annotations)
+pod_annotations = st.one_of(usual_annotations, hostile_annotations)
 
 
 # ---- containers ---------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def pods(draw: st.DrawFn) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "name": draw(pod_name), "namespace": draw(namespace), "uid": "uid-1",
         "labels": draw(st.dictionaries(label_key, label_value, max_size=3)),
-        "annotations": draw(annotations),
+        "annotations": draw(pod_annotations),
     }
     if owner:
         metadata["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner, "name": "owner", "uid": "o",

@@ -110,7 +110,7 @@ def test_not_a_quantity(bad: str) -> None:
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), -1, -0.5, True, None, [1], {"a": 1}])
 def test_non_string_values_that_are_not_quantities(value: object) -> None:
     with pytest.raises(QuantityError):
-        parse_quantity(value)  # type: ignore[arg-type]
+        parse_quantity(value)  # type: ignore[arg-type]  # deliberately not a str
 
 
 @pytest.mark.parametrize(("value", "expected"), [(2, F(2)), (0.5, F(1, 2)), (1e300, MAX), (2**4000, MAX)])

@@ -13,7 +13,6 @@ from spillway.policy.matching import (
     pod_fits_node_selection,
     requirement_matches,
     tolerates,
-    tolerates_all,
     untolerated_taints,
 )
 from tests.policy.builders import local_node, pod
@@ -66,7 +65,6 @@ def test_tolerates(toleration: Toleration, taint: Taint, expected: bool) -> None
 )
 def test_untolerated_taints(taints: list[Taint], tolerations: list[Toleration], untolerated: list[str]) -> None:
     assert [t.key for t in untolerated_taints(tolerations, taints)] == untolerated
-    assert tolerates_all(tolerations, taints) is (not untolerated)
 
 
 def req(key: str, operator: str, *values: str) -> NodeSelectorRequirement:

@@ -15,10 +15,10 @@ from spillway.policy.catalogue import reason_codes
 from spillway.policy.decision import EVENT_MESSAGE_LIMIT, DecisionReason, EventReason, Outcome, Trigger
 from spillway.policy.engine import PlacementInput, decide
 from spillway.policy.nodes import SuperNodeState
-from spillway.policy.options import PolicyOptions
+from spillway.policy.options import PolicyOptions, SwitchPrecedence
 from spillway.policy.patches import cloud_patch, local_patch
 from spillway.policy.switches import evaluate_switches
-from spillway.policy.workload import WorkloadKey, is_daemonset_pod
+from spillway.policy.workload import WorkloadKey
 from tests.model.pod_strategies import hostile_text
 from tests.model.pod_strategies import pods as whole_pods
 from tests.policy.builders import pod_dict, pv, pvc, super_node
@@ -84,10 +84,10 @@ PVS = {"pv-ok": pv("pv-ok", {"nfs": {"server": "s", "path": "/"}})}
        st.sampled_from(["documented", "workload"]))
 def test_decide_never_crashes_and_always_explains(
     obj: dict[str, Any], global_switch: str | None, trigger: Trigger, local_count: int,
-    super_nodes: list[SuperNodeState], precedence: str,
+    super_nodes: list[SuperNodeState], precedence: SwitchPrecedence,
 ) -> None:
     subject = from_builtins(obj, Pod)
-    options = PolicyOptions(switch_precedence=precedence)  # type: ignore[arg-type]
+    options = PolicyOptions(switch_precedence=precedence)
     decision = decide(PlacementInput(
         subject, WorkloadKey("Pod", "default", "p"), trigger, global_switch, options, local_count, super_nodes,
         {"gz-4": 50.0}, 10.0, lambda ns, name: PVCS.get(name), PVS.get))
@@ -175,7 +175,7 @@ def test_review_handles_every_whole_pod(obj: dict[str, Any], global_switch: str 
     switch, _ = evaluate_switches(global_switch, annotations)
     expected_gate = (switch.allowed and has_quota and not subject.spec.node_name
                      and subject.metadata.namespace not in PolicyOptions().excluded_namespaces
-                     and not is_daemonset_pod(subject))
+                     and not subject.is_daemonset_pod())
     assert result.gate is expected_gate
 
 

@@ -168,7 +168,7 @@ def test_container_ports(spec: dict[str, Any], expected: RuleResult) -> None:
 # ---- probe ports ---------------------------------------------------------------------------------
 
 def probed(kind: str, probe: dict[str, Any], declared: list[dict[str, Any]] | None = None, init: bool = False) -> Pod:
-    c = container(ports=declared or [], **{kind: probe})
+    c = {**container(ports=declared or []), kind: probe}
     return pod(spec={"initContainers" if init else "containers": [c]})
 
 

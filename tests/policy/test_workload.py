@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from spillway.model.kube import OwnerReference
 from spillway.policy.local_count import InFlight, count_local
-from spillway.policy.workload import WorkloadKey, is_daemonset_pod, workload_of
+from spillway.policy.workload import WorkloadKey, workload_of
 from tests.policy.builders import pod
 
 REPLICASETS = {
@@ -48,12 +48,6 @@ def test_workload_of(owner: tuple[str, str] | None, labels: dict[str, str] | Non
 def test_non_controller_owner_is_not_the_workload() -> None:
     p = pod("solo", "shop", metadata={"ownerReferences": [{"kind": "StatefulSet", "name": "x", "controller": False}]})
     assert workload_of(p, rs_owner) == WorkloadKey("Pod", "shop", "solo")
-
-
-def test_daemonset_detection_uses_any_owner() -> None:
-    p = pod("a", metadata={"ownerReferences": [{"kind": "DaemonSet", "name": "agent"}]})
-    assert is_daemonset_pod(p)
-    assert not is_daemonset_pod(pod("b", owner=("ReplicaSet", "x")))
 
 
 KV_KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")

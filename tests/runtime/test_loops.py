@@ -9,10 +9,12 @@ import logging
 import pytest
 from prometheus_client import REGISTRY
 
-from spillway.loops import Liveness, backoff_delay, every, supervise, until_ok
+from spillway.loops import Backoff, Liveness, call_with_retry, every, supervise, until_ok
 from tests.fixtures.clock import FakeClock
 
-NO_JITTER = 0.5  # rng() = 0.5 → jitter factor 1
+
+def no_jitter() -> float:
+    return 0.0  # rng() = 0 → the full delay
 
 
 def failures_counted(metric: str, label: str, name: str) -> float:
@@ -32,13 +34,49 @@ class Script:
             raise self.errors.pop(0)
 
 
-def test_backoff_doubles_from_base_up_to_the_cap_and_jitters_around_it() -> None:
-    delays = [backoff_delay(n, base=1.0, cap=8.0, rng=lambda: NO_JITTER) for n in range(1, 7)]
-    assert delays == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    assert backoff_delay(3, base=1.0, cap=8.0, jitter=0.1, rng=lambda: 0.0) == pytest.approx(3.6)
-    assert backoff_delay(3, base=1.0, cap=8.0, jitter=0.1, rng=lambda: 1.0) == pytest.approx(4.4)
-    assert backoff_delay(10_000, base=1.0, cap=8.0, rng=lambda: NO_JITTER) == 8.0  # no overflow
-    assert backoff_delay(1, base=0.0, cap=8.0) == 0.05  # never a hot loop
+def test_backoff_grows_from_initial_up_to_the_cap_and_jitter_only_shortens() -> None:
+    plain = Backoff(initial=1.0, cap=8.0, rng=no_jitter)
+    assert [plain.delay(n) for n in range(1, 7)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert Backoff(initial=1.0, factor=3.0, cap=100.0, rng=no_jitter).delay(3) == 9.0
+    assert Backoff(initial=1.0, cap=8.0, jitter=0.1, rng=lambda: 1.0).delay(3) == pytest.approx(3.6)
+    assert Backoff(initial=1.0, cap=8.0, jitter=0.1, rng=lambda: 1.0).delay(9) == pytest.approx(7.2)
+    assert Backoff(initial=1.0, cap=8.0, jitter=1.0, floor=0.0, rng=lambda: 1.0).delay(2) == 0.0  # full jitter
+    assert plain.delay(10_000) == 8.0  # no overflow
+    assert Backoff(initial=0.0, cap=8.0).delay(1) == 0.05  # never a hot loop
+    with pytest.raises(ValueError, match="jitter"):
+        Backoff(jitter=1.5)
+
+
+def test_backoff_as_a_retry_policy_gives_up_after_max_attempts() -> None:
+    policy = Backoff(initial=0.5, cap=60.0, max_attempts=3, rng=no_jitter)
+    error = RuntimeError("down")
+    assert [policy(n, error) for n in (1, 2, 3, 4)] == [0.5, 1.0, None, None]  # 3 tries in all
+    assert Backoff(rng=no_jitter)(1_000, error) == 60.0  # no limit by default
+
+
+async def test_call_with_retry_waits_on_the_clock_and_gives_up_when_told() -> None:
+    clock = FakeClock(auto_advance=True)
+    outcomes: list[Exception | str] = [TimeoutError(), TimeoutError(), "ok"]
+
+    async def flaky() -> str:
+        out = outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    policy = Backoff(initial=1.0, cap=4.0, jitter=0.0)
+    assert await call_with_retry(flaky, policy, retry_on=(TimeoutError,), clock=clock) == "ok"
+    assert clock.slept == [1.0, 2.0]
+
+    async def down() -> str:
+        raise TimeoutError
+
+    with pytest.raises(TimeoutError):  # the next wait (4 s) would end 7 s after the start: past 6 s
+        await call_with_retry(down, policy, retry_on=(TimeoutError,), clock=clock, max_elapsed=6.0)
+    assert clock.slept[2:] == [1.0, 2.0]
+    with pytest.raises(TimeoutError):  # the policy's own limit
+        await call_with_retry(down, Backoff(initial=1.0, jitter=0.0, max_attempts=2), clock=clock)
+    assert clock.slept[4:] == [1.0]
 
 
 async def test_every_logs_counts_and_backs_off_each_failure_then_goes_on(caplog: pytest.LogCaptureFixture) -> None:
@@ -47,8 +85,8 @@ async def test_every_logs_counts_and_backs_off_each_failure_then_goes_on(caplog:
     fn = Script(RuntimeError("bus down"), RuntimeError("bus down"), RuntimeError("bus down"))
     before = failures_counted("spillway_loop_failures_total", "loop", "unit flaky")
     with caplog.at_level(logging.WARNING, logger="spillway.loops"):
-        task = asyncio.create_task(every("unit flaky", 5.0, fn, clock=clock, liveness=liveness, max_backoff=15.0,
-                                         rng=lambda: NO_JITTER))
+        task = asyncio.create_task(every("unit flaky", 5.0, fn, clock=clock, liveness=liveness,
+                                         backoff=Backoff(initial=5.0, cap=15.0, rng=no_jitter)))
         for _ in range(5):
             await clock.parked()
             clock.advance(clock.slept[-1])
@@ -72,13 +110,43 @@ async def test_every_survives_any_exception_type() -> None:
 
     clock = FakeClock()
     fn = Script(BusError("publish gave up"), KeyError("x"), ValueError("y"))
-    task = asyncio.create_task(every("unit any", 1.0, fn, clock=clock, rng=lambda: NO_JITTER))
+    task = asyncio.create_task(every("unit any", 1.0, fn, clock=clock))
     for _ in range(4):
         await clock.parked()
         clock.advance(100.0)
     await clock.parked()
     assert fn.calls == 5 and not task.done()
     task.cancel()
+
+
+async def test_wake_starts_the_next_round_at_once_and_a_poke_during_a_round_is_not_lost() -> None:
+    clock = FakeClock()
+    wake = asyncio.Event()
+    rounds: asyncio.Queue[int] = asyncio.Queue()
+    calls = 0
+
+    async def fn() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            wake.set()  # something changed while this round was looking
+        await rounds.put(calls)
+
+    task = asyncio.create_task(every("unit wake", 30.0, fn, clock=clock, wake=wake))
+    assert await rounds.get() == 1
+    await clock.parked()
+    wake.set()
+    assert await rounds.get() == 2 and clock.now == 0.0  # no time passed
+    await clock.parked()
+    assert not wake.is_set()  # the round took the poke
+    clock.advance(30.0)
+    assert await rounds.get() == 3
+    assert await rounds.get() == 4 and clock.now == 30.0  # the poke during round 3 ran round 4 at once
+    await clock.parked()
+    assert clock.slept == [30.0, 30.0, 30.0]  # after rounds 1, 2 and 4: round 3 was followed by no wait
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def test_a_round_that_never_returns_is_reported_stuck_then_healthy_again() -> None:
@@ -115,7 +183,7 @@ async def test_until_ok_returns_after_the_first_success_and_leaves_the_registry(
     liveness = Liveness(clock)
     fn = Script(OSError("refused"), OSError("refused"))
     task = asyncio.create_task(until_ok("unit register", 1.0, fn, clock=clock, liveness=liveness,
-                                        rng=lambda: NO_JITTER))
+                                        backoff=Backoff(initial=1.0, cap=10.0, rng=no_jitter)))
     for _ in range(2):
         await clock.parked()
         assert liveness.names() == ["unit register"]
@@ -146,8 +214,8 @@ async def test_supervised_task_is_restarted_with_backoff_and_reported_dead_after
     before = failures_counted("spillway_task_restarts_total", "task", "unit watch")
     with caplog.at_level(logging.ERROR, logger="spillway.loops"):
         task = asyncio.create_task(supervise("unit watch", crashes_four_times_then_returns_then_runs, clock=clock,
-                                             liveness=liveness, base=1.0, cap=4.0, unhealthy_after=5,
-                                             stable_after=60.0, rng=lambda: NO_JITTER))
+                                             liveness=liveness, backoff=Backoff(initial=1.0, cap=4.0, rng=no_jitter),
+                                             unhealthy_after=5, stable_after=60.0))
         for expected_problems in (0, 0, 0, 0):
             await clock.parked()
             assert len(liveness.problems()) == expected_problems
@@ -183,7 +251,8 @@ async def test_a_long_run_resets_the_crash_count() -> None:
         raise RuntimeError("late crash")
 
     task = asyncio.create_task(supervise("unit late", crashes_after_a_long_run, clock=clock, liveness=liveness,
-                                         unhealthy_after=2, stable_after=60.0, rng=lambda: NO_JITTER))
+                                         backoff=Backoff(initial=1.0, rng=no_jitter), unhealthy_after=2,
+                                         stable_after=60.0))
     for _ in range(4):
         await clock.parked()
         clock.advance(clock.slept[-1])

@@ -159,3 +159,22 @@ async def test_stop_while_nats_is_unreachable_exits_cleanly() -> None:
     assert not runtime.is_ready()
     runtime.stop()
     assert await asyncio.wait_for(serving, 10) == 0
+
+
+def test_a_handlers_concurrency_can_come_from_the_config_without_rewriting_its_spec() -> None:
+    service = Service("configured")
+
+    @service.on(m.POD_BOUND, concurrency=lambda config: config.provisioner.create_concurrency)
+    async def on_bound(event: m.PodEvent) -> None:  # pragma: no cover - never delivered here
+        pass
+
+    @service.on(m.POD_DELETED, concurrency=3)
+    async def on_deleted(event: m.PodEvent) -> None:  # pragma: no cover - never delivered here
+        pass
+
+    config = parse_config({"nats": {"url": "nats://127.0.0.1:4222"}, "provisioner": {"createConcurrency": 12}},
+                          env={})
+    assert [s.concurrency for s in service.handler_specs(config)] == [12, 3]
+    assert [s.concurrency for s in service.handlers.specs] == [1, 3]  # the registered specs stay as they were
+    zero = parse_config({"nats": {"url": "nats://127.0.0.1:4222"}, "provisioner": {"createConcurrency": 0}}, env={})
+    assert [s.concurrency for s in service.handler_specs(zero)] == [1, 3]  # never below one

@@ -4,7 +4,6 @@ controllers, the scheduler, the fake kubelet and webhooks on and one local node 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -37,14 +36,3 @@ def make_cluster(make_sandbox: SandboxFactory) -> ClusterFactory:
 async def cluster(make_cluster: ClusterFactory) -> Sandbox:
     return await make_cluster()
 
-
-async def eventually(check: Callable[[], Any], seconds: float = 5.0) -> Any:
-    """Poll `check` until it returns something truthy (bounded); returns that value."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {seconds}s (last value {value!r})")
-        await asyncio.sleep(0.02)

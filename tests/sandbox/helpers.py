@@ -1,4 +1,8 @@
-"""Small builders and raw-HTTP helpers shared by the sandbox tests."""
+"""Small builders and raw-HTTP helpers shared by the sandbox tests.
+
+The builders make plain dicts. kubernetes_asyncio sends a dict body as it is, but its stubs accept
+only its model classes, so a call that passes one carries `# type: ignore[arg-type]  # dict body`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import msgspec
+from multidict import CIMultiDictProxy
 
 from spillway.sandbox import Sandbox
 
@@ -25,7 +30,8 @@ def pod(name: str, *, labels: dict[str, str] | None = None, gates: list[str] | N
     return body
 
 
-def node(name: str, *, kubelet_port: int | None = None, ip: str = "127.0.0.1", **labels: str) -> dict[str, Any]:
+def node(name: str, *, labels: dict[str, str] | None = None, kubelet_port: int | None = None,
+         ip: str = "127.0.0.1") -> dict[str, Any]:
     status: dict[str, Any] = {
         "conditions": [{"type": "Ready", "status": "True"}],
         "addresses": [{"type": "InternalIP", "address": ip}],
@@ -35,7 +41,7 @@ def node(name: str, *, kubelet_port: int | None = None, ip: str = "127.0.0.1", *
     }
     if kubelet_port:
         status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet_port}}
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}, "status": status}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}, "status": status}
 
 
 class Raw:
@@ -46,7 +52,7 @@ class Raw:
         self.headers = {"Authorization": f"Bearer {token or sb.admin_token}"}
 
     async def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                      headers: dict[str, str] | None = None) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+                      headers: dict[str, str] | None = None) -> tuple[int, Any, CIMultiDictProxy[str]]:
         encoded = msgspec.json.encode(body) if body is not None else None
         # aiohttp warns about large raw-bytes bodies; a file-like one is streamed instead
         data = io.BytesIO(encoded) if encoded is not None and len(encoded) > 1024 * 1024 else encoded

@@ -34,7 +34,7 @@ async def test_controller_writes_show_up_in_http_watches(tmp_path: Path) -> None
         try:
             core = client.CoreV1Api(api)
             rv = (await core.list_namespaced_pod("default")).metadata.resource_version
-            await core.create_namespaced_pod("default", pod("p"))
+            await core.create_namespaced_pod("default", pod("p"))  # type: ignore[arg-type]  # dict body
             seen = []
             async with watch.Watch().stream(core.list_namespaced_pod, "default", resource_version=rv,
                                             timeout_seconds=3) as stream:

@@ -9,8 +9,9 @@ import pytest
 
 from spillway.sandbox import Sandbox
 from spillway.sandbox.semantics import rfc3339
+from tests.fixtures.eventually import eventually
 from tests.fixtures.sandbox import KubectlRunner
-from tests.sandbox.conftest import ClusterFactory, eventually
+from tests.sandbox.conftest import ClusterFactory
 from tests.sandbox.helpers import Raw, pod
 
 TABLE = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"}
@@ -74,7 +75,7 @@ async def test_a_binding_by_another_client_writes_no_event(make_cluster: Cluster
         events, _ = sb.store.list("events", "default")
         return [e for e in events if e["reason"] == "Scheduled"]
 
-    seen = await eventually(scheduled)
+    seen = await eventually(scheduled, what="the Scheduled event of our pod")
     assert sb.store.get("pods", "default", "ours")["spec"]["nodeName"] == "node-1"
     assert [(e["involvedObject"]["name"], e["source"]["component"]) for e in seen] == [("ours", "default-scheduler")]
     assert seen[0]["message"] == "Successfully assigned default/ours to node-1"

@@ -32,7 +32,7 @@ spec:
 
 
 async def test_get_pods_wide_and_nodes(sandbox: Sandbox, kubectl: KubectlRunner) -> None:
-    await sandbox.store.create("nodes", node("n1", **{"node-role.kubernetes.io/worker": ""}))
+    await sandbox.store.create("nodes", node("n1", labels={"node-role.kubernetes.io/worker": ""}))
     await sandbox.store.create("pods", pod("bound", node="n1"), namespace="default")
     await sandbox.store.create("pods", pod("gated", gates=["spillway.io/placement"]), namespace="default")
     got = await kubectl("get", "pods", "-o", "wide")

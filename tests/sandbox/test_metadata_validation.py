@@ -148,7 +148,7 @@ async def test_annotations_may_total_256_kib(sandbox: Sandbox) -> None:
 
 async def test_updates_and_patches_are_validated_too(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    await core.create_namespaced_pod("default", pod("p"))
+    await core.create_namespaced_pod("default", pod("p"))  # type: ignore[arg-type]  # dict body
     with pytest.raises(ApiException) as err:
         await core.patch_namespaced_pod("p", "default", {"metadata": {"labels": {"shard": "{{shard}}"}}})
     assert err.value.status == 422
@@ -160,7 +160,7 @@ async def test_updates_and_patches_are_validated_too(sandbox: Sandbox, kube_api:
 
 async def test_a_label_or_annotation_value_that_is_not_a_string_fails_the_decode(sandbox: Sandbox) -> None:
     raw = Raw(sandbox)
-    body = pod("p", labels={"replicas": 3})  # type: ignore[dict-item]
+    body = pod("p", labels={"replicas": 3})  # type: ignore[dict-item]  # deliberately not a str
     status, got, _ = await raw.request("POST", "/api/v1/namespaces/default/pods", body)
     assert (status, got["reason"], got["message"]) == (
         400, "BadRequest", 'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into Go '
@@ -175,3 +175,12 @@ async def test_a_label_or_annotation_value_that_is_not_a_string_fails_the_decode
     nulls["metadata"]["annotations"] = {"a": None}
     status, got, _ = await raw.request("POST", "/api/v1/namespaces/default/pods", nulls)
     assert (status, got["metadata"]["annotations"]) == (201, {"a": ""})
+
+
+@pytest.mark.parametrize("check", [validation.is_dns1123_subdomain, validation.is_dns1123_label,
+                                   validation.is_dns1035_label, validation.is_qualified_name,
+                                   validation.is_valid_label_value])
+def test_a_trailing_newline_is_no_match(check: Any) -> None:
+    # Go's `$` is the end of the text; Python's also matches before a final newline
+    assert check("abc") == []
+    assert check("abc\n") != []

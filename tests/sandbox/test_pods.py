@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aiohttp
 import pytest
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -20,9 +21,11 @@ def _binding(name: str, node: str) -> dict[str, Any]:
 
 async def test_binding_201_then_409(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    created = await core.create_namespaced_pod("default", pod("p"))
+    created = await core.create_namespaced_pod("default", pod("p"))  # type: ignore[arg-type]  # dict body
     assert created.status.phase == "Pending" and not created.status.conditions
-    resp = await core.create_namespaced_pod_binding("p", "default", _binding("p", "n1"), _preload_content=False)
+    resp = await core.create_namespaced_pod_binding("p", "default", _binding("p", "n1"), _preload_content=False)  # type: ignore[arg-type]  # dict body
+    # without preloading, the client hands back the raw response (its stubs say V1Binding)
+    assert isinstance(resp, aiohttp.ClientResponse)
     assert resp.status == 201
     assert json.loads(await resp.read()) == {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                              "status": "Success", "code": 201}
@@ -30,7 +33,8 @@ async def test_binding_201_then_409(sandbox: Sandbox, kube_api: client.ApiClient
     assert bound.spec.node_name == "n1" and bound.metadata.annotations == {"why": "test"}
     assert [(c.type, c.status) for c in bound.status.conditions] == [("PodScheduled", "True")]
     # with _preload_content=False kubernetes_asyncio hands back non-2xx responses instead of raising
-    again = await core.create_namespaced_pod_binding("p", "default", _binding("p", "n2"), _preload_content=False)
+    again = await core.create_namespaced_pod_binding("p", "default", _binding("p", "n2"), _preload_content=False)  # type: ignore[arg-type]  # dict body
+    assert isinstance(again, aiohttp.ClientResponse)
     assert again.status == 409
     assert json.loads(await again.read())["message"] == (
         'Operation cannot be fulfilled on pods/binding "p": pod p is already assigned to node "n1"')
@@ -38,8 +42,9 @@ async def test_binding_201_then_409(sandbox: Sandbox, kube_api: client.ApiClient
 
 async def test_gated_pod_cannot_be_bound(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    await core.create_namespaced_pod("default", pod("g", gates=["spillway.io/placement"]))
-    resp = await core.create_namespaced_pod_binding("g", "default", _binding("g", "n1"), _preload_content=False)
+    await core.create_namespaced_pod("default", pod("g", gates=["spillway.io/placement"]))  # type: ignore[arg-type]  # dict body
+    resp = await core.create_namespaced_pod_binding("g", "default", _binding("g", "n1"), _preload_content=False)  # type: ignore[arg-type]  # dict body
+    assert isinstance(resp, aiohttp.ClientResponse)  # not preloaded: the raw response
     assert resp.status == 409
     assert json.loads(await resp.read())["message"] == (
         'Operation cannot be fulfilled on pods/binding "g": pod g has non-empty .spec.schedulingGates')
@@ -71,12 +76,13 @@ UPDATE_CASES: list[tuple[str, bool, dict[str, Any], Any]] = [
 async def test_pod_spec_updates(sandbox: Sandbox, kube_api: client.ApiClient, forbidden: bool,
                                 pod_kwargs: dict[str, Any], patch: Any) -> None:
     core = client.CoreV1Api(kube_api)
-    await core.create_namespaced_pod("default", pod("p", **pod_kwargs))
+    await core.create_namespaced_pod("default", pod("p", **pod_kwargs))  # type: ignore[arg-type]  # dict body
     if not forbidden:
         await core.patch_namespaced_pod("p", "default", patch)
         return
     with pytest.raises(ApiException) as err:
         await core.patch_namespaced_pod("p", "default", patch)
+    assert err.value.body is not None
     body = json.loads(err.value.body)
     assert (err.value.status, body["reason"]) == (422, "Invalid")
     assert body["message"].startswith('Pod "p" is invalid: spec')
@@ -84,7 +90,7 @@ async def test_pod_spec_updates(sandbox: Sandbox, kube_api: client.ApiClient, fo
 
 async def test_graceful_deletion_end_to_end(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    await core.create_namespaced_pod("default", pod("p", node="n1", terminationGracePeriodSeconds=20))
+    await core.create_namespaced_pod("default", pod("p", node="n1", terminationGracePeriodSeconds=20))  # type: ignore[arg-type]  # dict body
     start = (await core.list_namespaced_pod("default")).metadata.resource_version
     deleted = await core.delete_namespaced_pod("p", "default")
     assert deleted.kind == "Pod" and deleted.metadata.deletion_grace_period_seconds == 20
@@ -149,10 +155,10 @@ async def test_deleting_an_owner_collects_dependents(sandbox: Sandbox, kube_api:
 
 async def test_delete_collection_and_namespace_contents(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    await core.create_namespace({"metadata": {"name": "team"}})
+    await core.create_namespace({"metadata": {"name": "team"}})  # type: ignore[arg-type]  # dict body
     for name in ("a", "b"):
-        await core.create_namespaced_pod("team", pod(name))
-    await core.create_namespaced_config_map("team", {"metadata": {"name": "keep"}})
+        await core.create_namespaced_pod("team", pod(name))  # type: ignore[arg-type]  # dict body
+    await core.create_namespaced_config_map("team", {"metadata": {"name": "keep"}})  # type: ignore[arg-type]  # dict body
     await core.delete_collection_namespaced_pod("team")
     assert sandbox.store.list("pods", "team")[0] == []
     await core.delete_namespace("team")

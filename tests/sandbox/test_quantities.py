@@ -49,6 +49,19 @@ def test_a_huge_number_caps_without_building_it() -> None:
     assert quantity.canonicalize(-(10**400)) == "-9223372036854775807"
 
 
+@pytest.mark.parametrize(("given", "milli", "units"), [
+    ("0", 0, 0), ("1", 1000, 1), ("500m", 500, 1), ("1.5", 1500, 2), ("100u", 1, 1), ("1n", 1, 1),
+    ("2Gi", 2 * 2**30 * 1000, 2 * 2**30), ("0.5Gi", 512 * 2**20 * 1000, 512 * 2**20), ("1e3", 10**6, 1000),
+    ("129e6", 129 * 10**9, 129 * 10**6), (0.25, 250, 1), (None, 0, 0), ("-1.5", -1500, -2),
+    # saturated at int64 rather than built: a huge exponent costs nothing
+    ("8Ei", quantity.MAX_INT64, quantity.MAX_INT64), ("1e30000000", quantity.MAX_INT64, quantity.MAX_INT64),
+])
+def test_scaled_values_round_up(given: Any, milli: int, units: int) -> None:
+    """MilliValue and Value: rounded away from zero, as the scheduler counts resources."""
+    q = quantity.decode(given)
+    assert (quantity.ceil_scaled(q, -3), quantity.ceil_scaled(q, 0)) == (milli, units)
+
+
 def _numeric_pod(name: str = "p") -> dict[str, Any]:
     body = pod(name, overhead={"cpu": 0.25},
                volumes=[{"name": "scratch", "emptyDir": {"sizeLimit": 1073741824}}])
@@ -79,7 +92,7 @@ async def test_numeric_pod_quantities_come_back_as_canonical_strings(sandbox: Sa
 async def test_kubernetes_asyncio_create_with_numbers_is_canonicalised(sandbox: Sandbox,
                                                                        kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    created = await core.create_namespaced_pod("default", _numeric_pod("q"))
+    created = await core.create_namespaced_pod("default", _numeric_pod("q"))  # type: ignore[arg-type]  # dict body
     assert created.spec.containers[0].resources.limits == {"cpu": "500m", "memory": "2147483648"}
     listed = await core.list_namespaced_pod("default")
     assert [p.spec.overhead for p in listed.items] == [{"cpu": "250m"}]
@@ -96,7 +109,7 @@ async def test_an_invalid_quantity_is_the_real_400(sandbox: Sandbox) -> None:
 
 async def test_workload_template_and_claim_templates_are_canonicalised(sandbox: Sandbox) -> None:
     template = {"metadata": {"labels": {"app": "db"}}, "spec": _numeric_pod()["spec"]}
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+    sts: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
            "spec": {"selector": {"matchLabels": {"app": "db"}}, "serviceName": "db", "template": template,
                     "volumeClaimTemplates": [{"metadata": {"name": "data"},
                                               "spec": {"resources": {"requests": {"storage": 10.5}}}}]}}

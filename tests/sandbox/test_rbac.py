@@ -101,6 +101,7 @@ async def test_kubernetes_asyncio_with_a_token_kubeconfig(rbac_sandbox: Sandbox,
         assert [p.metadata.name for p in (await core.list_pod_for_all_namespaces()).items] == ["p"]
         with pytest.raises(ApiException) as err:
             await core.delete_namespaced_pod("p", "default")
+        assert err.value.body is not None
         assert err.value.status == 403 and json.loads(err.value.body)["reason"] == "Forbidden"
     finally:
         await api.close()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import pytest
 
-from spillway.model.kube import Pod
-from spillway.sandbox.scheduling import NodeInfo, pod_requests, schedule
+from spillway.sandbox.scheduling import NodeInfo, pod_requests, quantity, schedule
 
 SUPER_TAINT = {"key": "eks.tke.cloud.tencent.com/eklet", "effect": "NoSchedule"}
 
@@ -28,7 +26,7 @@ def pod_spec(cpu: str | None = None, memory: str | None = None, **extra: Any) ->
 
 
 def run(spec: dict[str, Any], *nodes: NodeInfo) -> tuple[str | None, str]:
-    placement = schedule(msgspec.convert({"spec": spec}, Pod), spec, {n.name: n for n in nodes})
+    placement = schedule(spec, {n.name: n for n in nodes})
     return placement.node, placement.message
 
 
@@ -87,6 +85,14 @@ def test_host_ports_and_accounting() -> None:
     assert run(pod_spec(cpu="300m"), a)[1].startswith("0/1 nodes are available: 1 Insufficient cpu.")
     a.add({"cpu": 800}, [("0.0.0.0", "TCP", 80)], -1)
     assert run(spec, a)[0] == "a"
+
+
+@pytest.mark.parametrize(("name", "raw", "counted"), [
+    ("cpu", "250m", 250), ("cpu", "1", 1000), ("cpu", "100u", 1), ("cpu", 0.5, 500), ("memory", "1.5", 2),
+    ("memory", "1Gi", 2**30), ("pods", "110", 110), ("cpu", "-1", 0), ("memory", "lots", 0), ("cpu", True, 0),
+])
+def test_quantities_count_rounded_up(name: str, raw: Any, counted: int) -> None:
+    assert quantity(name, raw) == counted
 
 
 def test_init_container_max_rule() -> None:

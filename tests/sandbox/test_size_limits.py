@@ -40,7 +40,7 @@ async def test_an_object_over_etcds_limit_is_the_real_500(sandbox: Sandbox, kube
                    "message": "etcdserver: request is too large", "code": 500}
     assert sandbox.store.count("pods") == 0
     with pytest.raises(ApiException) as err:
-        await client.CoreV1Api(kube_api).create_namespaced_pod("default", padded_pod("big", 1600 * 1024))
+        await client.CoreV1Api(kube_api).create_namespaced_pod("default", padded_pod("big", 1600 * 1024))  # type: ignore[arg-type]  # dict body
     assert err.value.status == 500
 
 

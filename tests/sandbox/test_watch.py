@@ -26,9 +26,9 @@ async def _collect(func: Any, *args: Any, count: int, **kwargs: Any) -> list[tup
 
 async def test_list_then_watch_resumes_with_only_later_events(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    await core.create_namespaced_pod("default", pod("before"))
+    await core.create_namespaced_pod("default", pod("before"))  # type: ignore[arg-type]  # dict body
     listed = await core.list_namespaced_pod("default")
-    await core.create_namespaced_pod("default", pod("after"))
+    await core.create_namespaced_pod("default", pod("after"))  # type: ignore[arg-type]  # dict body
     events = await _collect(core.list_namespaced_pod, "default", count=1,
                             resource_version=listed.metadata.resource_version, timeout_seconds=5)
     assert [(t, o.metadata.name) for t, o in events] == [("ADDED", "after")]

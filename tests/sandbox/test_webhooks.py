@@ -86,7 +86,7 @@ async def hook(tmp_path: Path) -> AsyncIterator[Hook]:
     ctx.load_cert_chain(str(cert), str(key))
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
     await site.start()
-    state.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state.port = runner.addresses[0][1]  # (host, port) of the one bound socket
     state.url = f"https://127.0.0.1:{state.port}/mutate"
     try:
         yield state
@@ -116,7 +116,7 @@ async def test_label_applied_and_warning_returned(cluster: Sandbox, hook: Hook) 
     api = await api_client_for(cluster.kubeconfig_path)
     try:
         core = client.CoreV1Api(api)
-        created, status, headers = await core.create_namespaced_pod_with_http_info("default", pod("p"))
+        created, status, headers = await core.create_namespaced_pod_with_http_info("default", pod("p"))  # type: ignore[arg-type]  # dict body
     finally:
         await api.close()
     assert status == 201 and created.metadata.labels == {"mutated": "yes"}
@@ -130,13 +130,18 @@ async def test_label_applied_and_warning_returned(cluster: Sandbox, hook: Hook) 
 
 
 async def test_controller_created_pods_go_through_webhooks(cluster: Sandbox, hook: Hook) -> None:
-    from tests.sandbox.conftest import eventually
+    from tests.fixtures.eventually import eventually
     from tests.sandbox.test_cluster import deployment
 
     await cluster.store.create("mutatingwebhookconfigurations", config("label", {"url": hook.url,
                                                                                  "caBundle": hook.ca_bundle}))
     await cluster.store.create("deployments", deployment("hooked", 20, cpu="1m"), namespace="default")
-    pods = await eventually(lambda: len(p := cluster.store.list("pods", "default", "app=hooked")[0]) == 20 and p)
+
+    def hooked() -> list[dict[str, Any]] | None:
+        pods = cluster.store.list("pods", "default", "app=hooked")[0]
+        return pods if len(pods) == 20 else None
+
+    pods = await eventually(hooked, what="20 hooked pods")
     assert {p["metadata"]["labels"]["mutated"] for p in pods} == {"yes"}
 
 

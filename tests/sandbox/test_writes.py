@@ -15,12 +15,13 @@ from tests.sandbox.helpers import Raw, pod
 
 async def test_stale_put_is_409_with_the_real_message(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    cm = await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {"k": "1"}})
+    cm = await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {"k": "1"}})  # type: ignore[arg-type]  # dict body
     await core.patch_namespaced_config_map("c", "default", {"data": {"k": "2"}})
     cm.data = {"k": "3"}
     with pytest.raises(ApiException) as err:
         await core.replace_namespaced_config_map("c", "default", cm)
     assert err.value.status == 409
+    assert err.value.body is not None
     assert json.loads(err.value.body)["message"] == (
         'Operation cannot be fulfilled on configmaps "c": the object has been modified; please apply your '
         "changes to the latest version and try again")
@@ -37,7 +38,7 @@ async def test_pod_put_without_rv_is_unconditional(sandbox: Sandbox) -> None:
 async def test_leases_need_an_rv_to_update_and_may_be_created_by_put(sandbox: Sandbox) -> None:
     raw = Raw(sandbox)
     path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1"
-    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"},
+    lease: dict[str, Any] = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"},
              "spec": {"holderIdentity": "n1", "renewTime": "2026-01-01T00:00:00.000000Z"}}
     status, created, _ = await raw.request("PUT", path, lease)
     assert status == 201
@@ -50,7 +51,7 @@ async def test_leases_need_an_rv_to_update_and_may_be_created_by_put(sandbox: Sa
 
 async def test_status_and_spec_split(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    await core.create_namespaced_pod("default", pod("p"))
+    await core.create_namespaced_pod("default", pod("p"))  # type: ignore[arg-type]  # dict body
     await core.patch_namespaced_pod("p", "default",
                                     {"status": {"phase": "Running"}, "metadata": {"labels": {"a": "b"}}})
     got = await core.read_namespaced_pod("p", "default")
@@ -58,7 +59,8 @@ async def test_status_and_spec_split(sandbox: Sandbox, kube_api: client.ApiClien
     await core.patch_namespaced_pod_status("p", "default", {"status": {"phase": "Running"},
                                                              "spec": {"activeDeadlineSeconds": 5}})
     got = await core.read_namespaced_pod("p", "default")
-    assert (got.status.phase, got.spec.active_deadline_seconds) == ("Running", None)
+    # an unset field reads None, though the stubs type it int
+    assert (got.status.phase, got.spec.active_deadline_seconds) == ("Running", None)  # type: ignore[comparison-overlap]
 
 
 PATCH_CASES = [
@@ -84,8 +86,8 @@ async def test_patch_types(sandbox: Sandbox, kube_api: client.ApiClient, body: A
     core = client.CoreV1Api(kube_api)
     manifest = pod("p", labels={"a": "1", "b": "2"})
     manifest["spec"]["containers"].append({"name": "side", "image": "busybox"})
-    await core.create_namespaced_pod("default", manifest)
-    kwargs = {"_content_type": content_type} if content_type else {}
+    await core.create_namespaced_pod("default", manifest)  # type: ignore[arg-type]  # dict body
+    kwargs: dict[str, Any] = {"_content_type": content_type} if content_type else {}
     patched = await core.patch_namespaced_pod("p", "default", body, **kwargs)
     assert check(patched)
     stored = sandbox.store.get("pods", "default", "p")
@@ -142,7 +144,7 @@ async def test_generate_name_uid_timestamps_and_generation(sandbox: Sandbox, kub
     body = {"metadata": {"generateName": "web-"}, "spec": {
         "replicas": 1, "selector": {"matchLabels": {"a": "b"}},
         "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
-    d = await apps.create_namespaced_deployment("default", body)
+    d = await apps.create_namespaced_deployment("default", body)  # type: ignore[arg-type]  # dict body
     assert d.metadata.name.startswith("web-") and len(d.metadata.name) == 9
     assert d.metadata.uid and d.metadata.creation_timestamp and d.metadata.generation == 1
     d2 = await apps.patch_namespaced_deployment(d.metadata.name, "default", {"spec": {"replicas": 3}})
@@ -154,16 +156,16 @@ async def test_generate_name_uid_timestamps_and_generation(sandbox: Sandbox, kub
 async def test_dry_run_create_and_patch_do_not_persist(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
     rv = sandbox.store.rv
-    await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}}, dry_run="All")
+    await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}}, dry_run="All")  # type: ignore[arg-type]  # dict body
     assert sandbox.store.try_get("configmaps", "default", "c") is None and sandbox.store.rv == rv
-    await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {"a": "1"}})  # type: ignore[arg-type]  # dict body
     await core.patch_namespaced_config_map("c", "default", {"data": {"a": "2"}}, dry_run="All")
     assert sandbox.store.get("configmaps", "default", "c")["data"] == {"a": "1"}
 
 
 async def test_scale_subresource(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     apps = client.AppsV1Api(kube_api)
-    await apps.create_namespaced_replica_set("default", {"metadata": {"name": "rs"}, "spec": {
+    await apps.create_namespaced_replica_set("default", {"metadata": {"name": "rs"}, "spec": {  # type: ignore[arg-type]  # dict body
         "replicas": 1, "selector": {"matchLabels": {"a": "b"}},
         "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
     scale = await apps.read_namespaced_replica_set_scale("rs", "default")
@@ -179,7 +181,7 @@ async def test_scale_subresource(sandbox: Sandbox, kube_api: client.ApiClient) -
 
 async def test_events_share_one_store(sandbox: Sandbox, kube_api: client.ApiClient) -> None:
     core = client.CoreV1Api(kube_api)
-    await core.create_namespaced_event("default", {
+    await core.create_namespaced_event("default", {  # type: ignore[arg-type]  # dict body
         "metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
         "reason": "Burst", "message": "to the cloud", "type": "Normal", "eventTime": "2026-01-01T00:00:00.000000Z"})
     got = await client.EventsV1Api(kube_api).read_namespaced_event("e1", "default")

@@ -18,20 +18,19 @@ shutdown too. API (kept stable; other service test packages use it):
   telemetry.healthPort=0, admission.port=0).
 - fixture `services_env` bundles the sandbox, the NATS URL and tmp_path:
   `async with services_env.run(factory, config=...) as svc`.
-- `wait_for(predicate, seconds=10, interval=0.05)`: poll a sync or async predicate until truthy
-  (returns its value; raises AssertionError with `message` on timeout). No sleeps in tests beyond this.
+- waiting: `tests.fixtures.eventually.eventually(check, what=..., seconds=...)`; no sleeps in tests
+  beyond it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pytest
 import yaml
@@ -39,9 +38,9 @@ import yaml
 from spillway.config import Config, load_config
 from spillway.runtime import Runtime, Service
 from spillway.sandbox import Sandbox
+from tests.fixtures.eventually import eventually
 
-T = TypeVar("T")
-ServiceFactory = Callable[[], Service]
+S = TypeVar("S", bound=Service)
 _counter = itertools.count(1)
 
 
@@ -78,10 +77,10 @@ def write_config(path: Path, data: Mapping[str, Any]) -> Config:
 
 
 @dataclass
-class RunningService:
-    """A service running in this event loop."""
+class RunningService(Generic[S]):
+    """A service running in this event loop; `service` keeps its concrete class (and so its `state`)."""
 
-    service: Service
+    service: S
     runtime: Runtime
     task: asyncio.Task[int]
     config: Config
@@ -96,10 +95,10 @@ class RunningService:
         """Until /readyz would answer 200 (connected, started, and the service says ready)."""
         async def ready() -> bool:
             if self.task.done():
-                raise AssertionError(f"{self.name} exited early with {self.task.result()!r}")
+                pytest.fail(f"{self.name} exited early with {self.task.result()!r}")
             return self.runtime.is_ready()
 
-        await wait_for(ready, seconds, message=f"{self.name} not ready after {seconds}s")
+        await eventually(ready, seconds=seconds, what=f"{self.name} ready")
 
     async def stop(self, seconds: float = 15.0) -> int | None:
         """Graceful: like SIGTERM. Returns the exit status (None when it was killed)."""
@@ -127,7 +126,7 @@ class RunningService:
 
 @contextlib.asynccontextmanager
 async def run_service(
-    service: Service | ServiceFactory,
+    service: S | Callable[[], S],
     *,
     nats_url: str,
     kubeconfig: str | Path | None = None,
@@ -135,7 +134,7 @@ async def run_service(
     config: Mapping[str, Any] | None = None,
     wait_ready: bool = True,
     grace: float = 5.0,
-) -> AsyncIterator[RunningService]:
+) -> AsyncIterator[RunningService[S]]:
     """Run a service until the block ends (graceful stop), see the module docstring."""
     svc = service if isinstance(service, Service) else service()
     path = tmp_path / f"{svc.name}-{next(_counter)}.yaml"
@@ -161,24 +160,6 @@ async def run_service(
                 task.result()
 
 
-async def wait_for(
-    predicate: Callable[[], T | Awaitable[T]], seconds: float = 10.0, *, interval: float = 0.05,
-    message: str = "condition not met",
-) -> T:
-    """Poll `predicate` (sync or async) until it returns something truthy; return that value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value  # type: ignore[return-value]
-        if loop.time() > deadline:
-            raise AssertionError(f"{message} (after {seconds}s; last value {value!r})")
-        await asyncio.sleep(interval)
-
-
 @dataclass
 class ServiceEnv:
     """The sandbox, the NATS URL and a tmp dir, with `run(...)` pre-filled."""
@@ -192,9 +173,9 @@ class ServiceEnv:
         return self.sandbox.kubeconfig_path
 
     def run(
-        self, service: Service | ServiceFactory, *, config: Mapping[str, Any] | None = None,
+        self, service: S | Callable[[], S], *, config: Mapping[str, Any] | None = None,
         wait_ready: bool = True, grace: float = 5.0,
-    ) -> contextlib.AbstractAsyncContextManager[RunningService]:
+    ) -> contextlib.AbstractAsyncContextManager[RunningService[S]]:
         return run_service(service, nats_url=self.nats_url, kubeconfig=self.kubeconfig, tmp_path=self.tmp_path,
                            config=config, wait_ready=wait_ready, grace=grace)
 
@@ -278,7 +259,6 @@ class BusRecord:
 async def bus_records(bus: Any, subject: str = "spillway.>", *, idle: float = 0.3) -> list[BusRecord]:
     """Every message stored on `subject` so far (an ephemeral consumer from the start of the
     stream, read until nothing arrives for `idle` seconds)."""
-    import nats.errors
 
     from spillway.model import messages as m
 
@@ -288,7 +268,7 @@ async def bus_records(bus: Any, subject: str = "spillway.>", *, idle: float = 0.
         while True:
             try:
                 batch = await sub.fetch(500, timeout=idle)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats' own, or asyncio's when the fetch races a reconnect
                 break
             for msg in batch:
                 headers = msg.headers or {}

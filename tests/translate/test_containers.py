@@ -135,7 +135,7 @@ def test_duplicate_container_names_are_invalid() -> None:
     ],
 )
 def test_restart_policy(policy: str | None, expected: str, warned: bool) -> None:
-    spec = {} if policy is None else {"restartPolicy": policy}
+    spec: dict[str, Any] = {} if policy is None else {"restartPolicy": policy}
     result = translate_pod(pod(**spec), ctx())
     assert result.request["RestartPolicy"] == expected
     assert any("restartPolicy" in w for w in result.warnings) is warned

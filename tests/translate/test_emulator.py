@@ -49,7 +49,7 @@ def create(endpoint: str, request: dict[str, Any]) -> list[str]:
                             httpProfile=HttpProfile(protocol="http", endpoint=endpoint, reqTimeout=10))
     client = tke_client.TkeClient(Credential(CLOUD_SECRET_ID, CLOUD_SECRET_KEY), CLOUD_REGION, profile)
     model = models.CreateEKSContainerInstancesRequest()
-    model._deserialize(request)
+    model.from_json_string(json.dumps(request))
     ids: list[str] = client.CreateEKSContainerInstances(model).EksCiIds
     return ids
 

@@ -5,7 +5,8 @@ Public API:
   `bus.kv(bucket)`, `bus.typed_kv(bucket)`, `bus.close()`
 - `Handlers().on(*subjects, ...)` decorator, `Consumer(bus, spec).start()/stop(grace)`,
   `AdvisoryMover` (DLQ safety net), `current_delivery()`
-- retry as data: `TemporaryError(message, delay)`, `PermanentError`, `exponential_backoff()`
+- retry as data: `TemporaryError(message, delay)`, `PermanentError`, a handler's `retry=` policy
+  (`spillway.loops.Backoff(...)`; `default_retry` when not given)
 - `is_permanent(exc)`: the one answer to "can retrying this ever help" (`PayloadTooLarge`, an
   invalid KV key, an unencodable value are permanent; connection loss and timeouts are not)
 """
@@ -16,12 +17,11 @@ from spillway.bus.consumer import Consumer, dead_letter_id
 from spillway.bus.errors import BusError, PayloadTooLarge, PermanentError, TemporaryError, is_permanent
 from spillway.bus.handlers import Delivery, Handler, Handlers, HandlerSpec, current_delivery
 from spillway.bus.kv import TypedKV
-from spillway.bus.retry import RetryPolicy, default_retry, exponential_backoff
+from spillway.bus.retry import default_retry
 from spillway.bus.streams import ADVISORY_STREAM, STREAM_CONFIG, ensure_all
 
 __all__ = [
     "ADVISORY_STREAM", "MSG_ID_HEADER", "STREAM_CONFIG", "AdvisoryMover", "Bus", "BusError", "Consumer", "Delivery",
-    "Handler", "HandlerSpec", "Handlers", "PayloadTooLarge", "PermanentError", "RetryPolicy", "TemporaryError",
-    "TypedKV", "content_msg_id", "current_delivery", "dead_letter_id", "default_retry", "ensure_all",
-    "exponential_backoff", "is_permanent",
+    "Handler", "HandlerSpec", "Handlers", "PayloadTooLarge", "PermanentError", "TemporaryError", "TypedKV",
+    "content_msg_id", "current_delivery", "dead_letter_id", "default_retry", "ensure_all", "is_permanent",
 ]

@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import msgspec
 import nats
 import nats.errors
 from nats.aio.client import Client
@@ -29,6 +27,7 @@ from opentelemetry.trace import SpanKind
 from spillway.bus import streams
 from spillway.bus.errors import BusError, PayloadTooLarge
 from spillway.bus.kv import TypedKV, require_valid_key
+from spillway.loops import SYSTEM_CLOCK, Backoff, Clock, call_with_retry
 from spillway.model import messages as m
 from spillway.telemetry import get_tracer, inject_headers
 from spillway.telemetry.metrics import BUS_PUBLISH_RETRIES, BUS_PUBLISHED
@@ -37,6 +36,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MSG_ID_HEADER = "Nats-Msg-Id"
 _RETRYABLE = (nats.errors.TimeoutError, NoStreamResponseError, nats.errors.ConnectionReconnectingError)
+PUBLISH_BACKOFF = Backoff(initial=0.1, cap=2.0, jitter=0.0)
+"""A publish that timed out is tried again after 0.1 s, 0.2 s … 2 s, for up to its `retry_for` seconds."""
 
 
 def header_block_size(headers: dict[str, str] | None) -> int:
@@ -54,16 +55,17 @@ def content_msg_id(subject: str, data: bytes) -> str:
 class Bus:
     """A NATS connection with JetStream, owned by one service (`service` names its consumers and DLQ)."""
 
-    def __init__(self, nc: Client, service: str, *, js_timeout: float = 5.0) -> None:
+    def __init__(self, nc: Client, service: str, *, js_timeout: float = 5.0, clock: Clock = SYSTEM_CLOCK) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream(timeout=js_timeout)
         self.service = service
+        self.clock = clock
         self._buckets: dict[str, KeyValue] = {}
 
     @classmethod
     async def connect(
         cls, url: str, *, service: str, name: str | None = None, connect_timeout: float = 2.0,
-        reconnect_time_wait: float = 0.5, max_reconnect_attempts: int = -1,
+        reconnect_time_wait: float = 0.5, max_reconnect_attempts: int = -1, clock: Clock = SYSTEM_CLOCK,
     ) -> Bus:
         """Connect; keeps retrying forever by default (also the first connect), logging state changes."""
 
@@ -81,7 +83,7 @@ class Bus:
             reconnect_time_wait=reconnect_time_wait, max_reconnect_attempts=max_reconnect_attempts,
             error_cb=on_error, disconnected_cb=on_disconnected, reconnected_cb=on_reconnected,
         )
-        return cls(nc, service)
+        return cls(nc, service, clock=clock)
 
     @property
     def connected(self) -> bool:
@@ -139,21 +141,22 @@ class Bus:
         ) as span:
             hdrs = inject_headers({**(headers or {}), MSG_ID_HEADER: msg_id})
             self.check_fits(len(data) + header_block_size(hdrs), f"publish to {subject}")
-            deadline = time.monotonic() + retry_for
-            delay = 0.1
-            while True:
-                try:
-                    # a fresh dict per attempt: js.publish may modify the one it is given
-                    ack = await self.js.publish(subject, data, headers=dict(hdrs))
-                    break
-                except _RETRYABLE as exc:
-                    if time.monotonic() + delay > deadline:
-                        span.set_status(trace.StatusCode.ERROR, "publish timed out")
-                        why = type(exc).__name__
-                        raise BusError(f"publish to {subject} gave up after {retry_for}s: {why}") from exc
+            attempts = 0
+
+            async def attempt() -> PubAck:
+                nonlocal attempts
+                attempts += 1
+                if attempts > 1:
                     BUS_PUBLISH_RETRIES.labels(subject).inc()
-                    await asyncio.sleep(delay)
-                    delay = min(2.0, delay * 2)
+                # a fresh dict per attempt: js.publish may modify the one it is given
+                return await self.js.publish(subject, data, headers=dict(hdrs))
+
+            try:
+                ack = await call_with_retry(attempt, PUBLISH_BACKOFF, retry_on=_RETRYABLE, clock=self.clock,
+                                            max_elapsed=retry_for)
+            except _RETRYABLE as exc:  # still failing when its time was up
+                span.set_status(trace.StatusCode.ERROR, "publish timed out")
+                raise BusError(f"publish to {subject} gave up after {retry_for}s: {type(exc).__name__}") from exc
             span.set_attribute("messaging.nats.stream_sequence", ack.seq)
             if ack.duplicate:
                 span.set_attribute("messaging.nats.duplicate", True)
@@ -190,8 +193,3 @@ class Bus:
                 await self.nc.close()
         except (TimeoutError, nats.errors.Error):
             await self.nc.close()
-
-
-def decode_json(data: bytes) -> Any:
-    """Plain JSON decode (for advisories and tools)."""
-    return msgspec.json.decode(data)

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from spillway.bus.retry import RetryPolicy, default_retry
+from spillway.bus.retry import default_retry
+from spillway.loops import RetryPolicy
 from spillway.model import messages as m
 
 Handler = Callable[[Any], Awaitable[None]]

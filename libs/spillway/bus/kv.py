@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import msgspec
 from nats.js.errors import InvalidKeyError, KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+_DELETED = ("DEL", "PURGE")
 # the KV key grammar of the NATS server and clients; a key outside it can never be stored
 VALID_KEY = re.compile(r"[-/_=.a-zA-Z0-9]+")
 MAX_KEY_LENGTH = 1024
@@ -29,13 +33,25 @@ def require_valid_key(key: str) -> None:
         raise InvalidKeyError(f"not a valid KV key: {key[:200]!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class KVChange(Generic[T]):
+    """One key's entry as a watch delivers it."""
+
+    key: str
+    value: T | None
+    """None: the key was deleted or purged."""
+    revision: int
+
+
 class TypedKV(Generic[T]):
-    """`put`/`get`/`create`/`update`/`delete`/`keys`/`items` over one bucket with one value type."""
+    """`put`/`get`/`create`/`update`/`delete`/`keys`/`items`/`watch` over one bucket with one value type."""
 
     def __init__(self, kv: KeyValue, value_type: type[T]) -> None:
         self.raw = kv
         self.value_type = value_type
         self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(value_type)
+        self.undecodable = 0
+        """Entries a watch skipped because they did not decode."""
 
     async def put(self, key: str, value: T) -> int:
         """Write; returns the new revision."""
@@ -78,3 +94,35 @@ class TypedKV(Generic[T]):
             value = await self.get(key)
             if value is not None:
                 yield key, value
+
+    async def watch(self, key: str = ">", *, on_synced: Callable[[], object] | None = None
+                    ) -> AsyncIterator[KVChange[T]]:
+        """The latest entry of every key matching `key` (`>`: all of them), then each change as it
+        is written, until the caller stops iterating (cancel it, or close it with
+        `contextlib.aclosing`). `on_synced` is called once, after the entries present when the
+        watch began were all yielded (at once for an empty bucket). An entry that does not decode
+        is logged, counted (`undecodable`) and skipped: one bad value never ends the watch."""
+        watcher = await self.raw.watch(key)
+        try:
+            async for entry in watcher:
+                if entry is None:  # nats-py's marker: the initial entries were all delivered
+                    if on_synced is not None:
+                        on_synced()
+                    continue
+                change = self._change(entry)
+                if change is not None:
+                    yield change
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+
+    def _change(self, entry: KeyValue.Entry) -> KVChange[T] | None:
+        revision = entry.revision or 0
+        if entry.operation in _DELETED or not entry.value:
+            return KVChange(entry.key, None, revision)
+        try:
+            return KVChange(entry.key, self._decoder.decode(entry.value), revision)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.undecodable += 1
+            log.warning("undecodable KV entry skipped", extra={
+                "bucket": entry.bucket, "key": entry.key, "revision": revision, "error": str(exc)[:300]})
+            return None

@@ -1,4 +1,4 @@
-"""Redelivery backoff: a pure function of the attempt number, injectable per handler.
+"""Redelivery backoff: a `RetryPolicy` (a `spillway.loops.Backoff` unless a handler needs more), per handler.
 
 Why not the consumer's server-side `backoff` list: with backoff set the server lowers ack_wait to
 backoff[0] (a slow handler gets redelivered while still running) and `nak()` ignores it anyway
@@ -7,25 +7,7 @@ backoff[0] (a slow handler gets redelivered while still running) and `nak()` ign
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
+from spillway.loops import Backoff, RetryPolicy
 
-# attempt (1 = first delivery), error -> seconds to wait before redelivery, or None = give up now
-RetryPolicy = Callable[[int, BaseException], float | None]
-
-
-def exponential_backoff(
-    base: float = 0.5, factor: float = 2.0, cap: float = 60.0, jitter: float = 0.1,
-    rng: Callable[[], float] = random.random,
-) -> RetryPolicy:
-    """base·factor^(attempt-1), capped, ±jitter (fraction); never zero, so a nak is never a hot loop."""
-
-    def policy(attempt: int, error: BaseException) -> float | None:
-        delay = min(cap, base * factor ** max(0, attempt - 1))
-        delay *= 1 + jitter * (2 * rng() - 1)
-        return max(0.05, delay)
-
-    return policy
-
-
-default_retry: RetryPolicy = exponential_backoff()
+default_retry: RetryPolicy = Backoff(initial=0.5, cap=60.0)
+"""0.5 s, 1 s, 2 s … 60 s, shortened by up to 10 % at random; never zero, so a nak is never a hot loop."""

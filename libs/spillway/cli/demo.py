@@ -97,20 +97,18 @@ async def decision_rows(stack: LocalStack, pods: list[Pod]) -> list[PodRow]:
 
     bus = await Bus.connect(stack.nats_url, service="demo")
     try:
-        kv = await bus.kv(messages.KV_DECISIONS)
+        decisions = await bus.typed_kv(messages.KV_DECISIONS, messages.PlacementDecision)
         rows: list[PodRow] = []
         for pod in pods:
-            record: dict[str, Any] = {}
+            # None: the pod was never decided (e.g. scheduled locally before gating)
             try:
-                entry = await kv.get(messages.kv_key(pod.metadata.namespace, pod.metadata.name))
-                if entry.value:
-                    record = json.loads(entry.value)
-            except Exception:  # no record: the pod was never decided (e.g. scheduled locally before gating)
-                record = {}
+                record = await decisions.get(messages.kv_key(pod.metadata.namespace, pod.metadata.name))
+            except Exception:  # unreadable: the demo shows the pod undecided rather than stop
+                record = None
             rows.append(PodRow(
                 name=pod.metadata.name, node=pod.spec.node_name, phase=pod.status.phase,
-                ip=pod.status.pod_ip or "", decision=str(record.get("outcome") or record.get("decision") or ""),
-                reason=str(record.get("reason") or ""), trace_id=str(record.get("trace_id") or ""),
+                ip=pod.status.pod_ip or "", decision=record.outcome if record else "",
+                reason=record.reason if record else "", trace_id=record.trace_id if record else "",
             ))
         return rows
     finally:

@@ -1,7 +1,7 @@
 """The cloud seam: the provider Protocol, the TKE Serverless client on the SDK's async client, its errors.
 
-Use `TkeProvider(TkeSettings(...))` through the `InstanceProvider` Protocol; catch the types in
-`spillway.cloud.errors`; name instances with `instance_name(cluster_id, pod_uid)`.
+Use `provider_from_config(config)` (or `TkeProvider(TkeSettings(...))`) through the `InstanceProvider`
+Protocol; catch the types in `spillway.cloud.errors`; name instances with `instance_name(cluster_id, pod_uid)`.
 """
 
 from spillway.cloud.errors import (
@@ -16,12 +16,14 @@ from spillway.cloud.errors import (
 from spillway.cloud.instance import ContainerStatus, CreateRequest, Instance, InstanceEvent
 from spillway.cloud.naming import instance_name, name_prefix
 from spillway.cloud.provider import EventSource, InstanceProvider, LogSource
-from spillway.cloud.retry import Backoff, ShouldRetry
+from spillway.cloud.retry import CloudRetry
+from spillway.cloud.settings import provider_from_config
 from spillway.cloud.tke import TkeProvider
 from spillway.cloud.transport import TkeSettings
 
 __all__ = [
-    "AuthError", "Backoff", "CloudError", "ContainerStatus", "CreateRequest", "EventSource", "Instance",
+    "AuthError", "CloudError", "CloudRetry", "ContainerStatus", "CreateRequest", "EventSource", "Instance",
     "InstanceEvent", "InstanceProvider", "InvalidRequestError", "LogSource", "NotFoundError", "QuotaError",
-    "RetryableError", "ShouldRetry", "SoldOutError", "TkeProvider", "TkeSettings", "instance_name", "name_prefix",
+    "RetryableError", "SoldOutError", "TkeProvider", "TkeSettings", "instance_name", "name_prefix",
+    "provider_from_config",
 ]

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Generic, TypeVar
 
-from spillway.cloud.clock import Clock, SystemClock
+from spillway.loops import SYSTEM_CLOCK, Clock
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -27,7 +27,7 @@ class Batcher(Generic[K, V]):
         self._default = default
         self._idle = idle
         self._max_wait = max_wait
-        self._clock = clock or SystemClock()
+        self._clock = clock or SYSTEM_CLOCK
         self._pending: dict[K, list[asyncio.Future[V]]] = {}
         self._arrivals = 0
         self._timer: asyncio.Task[None] | None = None

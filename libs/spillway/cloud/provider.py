@@ -1,8 +1,8 @@
 """The cloud seam: what the provisioner and node-status need from a container-instance cloud.
 
 A `typing.Protocol`, so the TKE client, the emulator-backed client and test fakes are
-interchangeable. Optional abilities (logs, events) are separate Protocols; check them with
-`isinstance(provider, LogSource)`.
+interchangeable. Optional abilities (logs, events, a health probe) are separate Protocols; check
+them with `isinstance(provider, LogSource)`.
 """
 
 from __future__ import annotations
@@ -51,6 +51,14 @@ class LogSource(Protocol):
         """The last `tail` lines (None: the API default, 500) of a container's log (None: the
         first container). Raises NotFoundError, or CloudError `ResourceUnavailable.EksContainerStatus`
         while the instance is not running yet."""
+        ...
+
+
+@runtime_checkable
+class HealthProbe(Protocol):
+    async def probe(self) -> None:
+        """One cheap call that succeeds only while the cloud API answers, made once, without
+        retries (a retried call would hide the outage it is meant to see). Raises CloudError."""
         ...
 
 

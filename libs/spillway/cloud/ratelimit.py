@@ -1,14 +1,13 @@
 """Token buckets: the client stays below the API's per-action limit instead of hitting it.
 
-The same bucket serves the emulator (which rejects over the limit with `try_take`) and the
-client (which waits its turn with `acquire`).
+The client waits its turn with `acquire` (or `reserve`s a token and waits itself).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from spillway.cloud.clock import Clock, SystemClock
+from spillway.loops import SYSTEM_CLOCK, Clock
 
 
 class TokenBucket:
@@ -19,7 +18,7 @@ class TokenBucket:
             raise ValueError("rate must be positive")
         self.rate = rate
         self.burst = max(1.0, burst if burst is not None else rate)
-        self._clock = clock or SystemClock()
+        self._clock = clock or SYSTEM_CLOCK
         self._tokens = self.burst
         self._last = self._clock.monotonic()
 
@@ -27,14 +26,6 @@ class TokenBucket:
         now = self._clock.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
-
-    def try_take(self) -> bool:
-        """Take a token if one is there (the server side: reject when empty)."""
-        self._refill()
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
 
     def reserve(self) -> float:
         """Take a token now, possibly on credit; return how long to wait before using it.
@@ -58,7 +49,7 @@ class ActionRateLimiter:
                  clock: Clock | None = None) -> None:
         self._default = default_rate
         self._per_action = dict(per_action or {})
-        self._clock = clock or SystemClock()
+        self._clock = clock or SYSTEM_CLOCK
         self._buckets: dict[str, TokenBucket] = {}
 
     def bucket(self, action: str) -> TokenBucket:

@@ -1,9 +1,16 @@
-"""TkeSettings from the configuration file: one mapping for every service that calls the cloud."""
+"""TkeSettings and the provider from the configuration file: one mapping for every service that calls the cloud."""
 
 from __future__ import annotations
 
+from spillway.cloud.provider import InstanceProvider
+from spillway.cloud.tke import TkeProvider
 from spillway.cloud.transport import TkeSettings
 from spillway.config import Config
+
+
+def provider_from_config(config: Config) -> InstanceProvider:
+    """The cloud provider a service runs on: TKE Serverless as `cloud.*` configures it."""
+    return TkeProvider(tke_settings(config))
 
 
 def tke_settings(config: Config) -> TkeSettings:

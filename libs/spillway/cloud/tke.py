@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from spillway.cloud.batcher import Batcher
-from spillway.cloud.errors import InvalidRequestError, NotFoundError, SoldOutError
+from spillway.cloud.errors import CloudError, InvalidRequestError, NotFoundError, SoldOutError
 from spillway.cloud.instance import CreateRequest, Instance, InstanceEvent, event_from_api, instance_from_api
-from spillway.cloud.retry import call_with_retry
 from spillway.cloud.transport import TkeApi, TkeSettings
+from spillway.loops import call_with_retry
 
 DESCRIBE_MAX_IDS = 100
 DELETE_MAX_IDS = 20
@@ -25,7 +25,7 @@ LOG_MAX_TAIL = 2000
 
 
 class TkeProvider:
-    """Implements InstanceProvider, LogSource and EventSource (see `spillway.cloud.provider`)."""
+    """Implements InstanceProvider, LogSource, EventSource and HealthProbe (see `spillway.cloud.provider`)."""
 
     def __init__(self, settings: TkeSettings, *, batch_idle: float = 0.005, batch_max_wait: float = 0.05) -> None:
         self.settings = settings
@@ -83,8 +83,8 @@ class TkeProvider:
             ids: list[str] = response["EksCiIds"]
             return ids[0]
 
-        return await call_with_retry(look_then_create, self.settings.should_retry, clock=self.settings.clock,
-                                     max_elapsed=self.settings.max_elapsed)
+        return await call_with_retry(look_then_create, self.settings.should_retry, retry_on=(CloudError,),
+                                     clock=self.settings.clock, max_elapsed=self.settings.max_elapsed)
 
     # ---- describe ----------------------------------------------------------------------------
 
@@ -165,6 +165,9 @@ class TkeProvider:
     async def events(self, instance_id: str) -> list[InstanceEvent]:
         response = await self.api.call("DescribeEKSContainerInstanceEvent", {"EksCiId": instance_id, "Limit": 100})
         return [event_from_api(e) for e in response.get("Events") or []]
+
+    async def probe(self) -> None:
+        await self.api.call_once("DescribeEKSContainerInstances", {"Limit": 1})
 
 
 def _age_key(inst: Instance) -> tuple[float, str]:

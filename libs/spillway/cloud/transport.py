@@ -17,10 +17,10 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.tke.v20180525 import tke_client_async
 
-from spillway.cloud.clock import Clock, SystemClock
 from spillway.cloud.errors import CloudError, classify
 from spillway.cloud.ratelimit import ActionRateLimiter
-from spillway.cloud.retry import Backoff, ShouldRetry, call_with_retry
+from spillway.cloud.retry import CloudRetry
+from spillway.loops import SYSTEM_CLOCK, Clock, RetryPolicy, call_with_retry
 
 log = logging.getLogger(__name__)
 # The SDK logs whole request bodies at DEBUG (registry passwords, secret env values): keep it quiet
@@ -43,10 +43,10 @@ class TkeSettings:
     timeout: float = 30.0
     rate_per_action: float = 15.0  # below the API's 20/s per action
     rate_overrides: dict[str, float] = field(default_factory=dict)
-    should_retry: ShouldRetry = field(default_factory=Backoff, repr=False)
+    should_retry: RetryPolicy = field(default_factory=CloudRetry, repr=False)
     max_elapsed: float = 60.0  # total retry time of one logical call
     subnet_zones: dict[str, str] = field(default_factory=dict)
-    clock: Clock = field(default_factory=SystemClock, repr=False)
+    clock: Clock = field(default=SYSTEM_CLOCK, repr=False)
 
 
 class TkeApi:
@@ -88,8 +88,8 @@ class TkeApi:
             return await self.call_once(action, params, idempotent=idempotent)
 
         try:
-            return await call_with_retry(once, self.settings.should_retry, clock=self.settings.clock,
-                                         max_elapsed=self.settings.max_elapsed)
+            return await call_with_retry(once, self.settings.should_retry, retry_on=(CloudError,),
+                                         clock=self.settings.clock, max_elapsed=self.settings.max_elapsed)
         except CloudError as err:
             log.debug("%s failed: %r", action, err)
             raise

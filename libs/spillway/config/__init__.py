@@ -5,6 +5,7 @@
 """
 
 from spillway.config.loader import ConfigError, load_config, parse_config, require
+from spillway.config.policy import policy_options
 from spillway.config.schema import (
     AdmissionConfig,
     CloudConfig,
@@ -21,5 +22,6 @@ from spillway.config.secret import Secret
 
 __all__ = [
     "AdmissionConfig", "CloudConfig", "Config", "ConfigError", "EkletConfig", "KubernetesConfig", "NatsConfig",
-    "PlacementConfig", "Secret", "Subnet", "TLSConfig", "TelemetryConfig", "load_config", "parse_config", "require",
+    "PlacementConfig", "Secret", "Subnet", "TLSConfig", "TelemetryConfig", "load_config", "parse_config",
+    "policy_options", "require",
 ]

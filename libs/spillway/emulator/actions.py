@@ -18,7 +18,7 @@ from typing import Any
 from spillway.emulator.errors import ApiError
 from spillway.emulator.faults import FaultDice
 from spillway.emulator.state import Record, Store, rfc3339
-from spillway.model.specs import is_valid_spec
+from spillway.emulator.validation import check_instance_spec
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 RESTART_POLICIES = ("Always", "Never", "OnFailure")
@@ -83,8 +83,7 @@ def create(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     if not NAME_RE.match(name):
         raise ApiError("InvalidParameterValue", "EksCiName must be lower-case letters, digits and '-', start with a "
                                                 "letter and be at most 63 characters.")
-    if not is_valid_spec(p["Cpu"], p["Memory"]):
-        raise ApiError("InvalidParameterValue", f"Cpu {p['Cpu']} / Memory {p['Memory']} is not a supported spec.")
+    check_instance_spec(p["Cpu"], p["Memory"])
     if p.get("CpuType") is not None and p["CpuType"] not in CPU_TYPES:
         raise ApiError("InvalidParameterValue", f"CpuType must be one of {', '.join(CPU_TYPES)}.")
     _check_spec(p)

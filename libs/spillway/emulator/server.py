@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from spillway.cloud.ratelimit import TokenBucket
 from spillway.emulator import actions
 from spillway.emulator.errors import ApiError
 from spillway.emulator.faults import FaultDice, Faults
@@ -51,13 +51,35 @@ class EmulatorOptions:
     faults: Faults = field(default_factory=Faults)
 
 
+class RequestLimit:
+    """The API's frequency limit on one action: `rate` requests a second, and as many saved up
+    (at least one) while idle; a request past it is refused. The emulator's own, not the
+    client's bucket, so that a client that misjudges the limit meets RequestLimitExceeded."""
+
+    def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self._monotonic = monotonic
+        self._allowance = self.capacity
+        self._at = monotonic()
+
+    def allow(self) -> bool:
+        now = self._monotonic()
+        self._allowance = min(self.capacity, self._allowance + (now - self._at) * self.rate)
+        self._at = now
+        if self._allowance < 1:
+            return False
+        self._allowance -= 1
+        return True
+
+
 class Emulator:
     def __init__(self, options: EmulatorOptions) -> None:
         self.options = options
         self.state = Store(options.clock, options.start_delay, seed=options.seed)
         self.faults = options.faults
         self._dice = FaultDice(self.faults, seed=options.seed)
-        self._buckets: dict[str, TokenBucket] = {}
+        self._limits: dict[str, RequestLimit] = {}
         self._runner: web.AppRunner | None = None
         self._snapshotter: asyncio.Task[None] | None = None
         self.port = 0
@@ -156,7 +178,7 @@ class Emulator:
             raise ApiError("MissingParameter", "The request is missing the X-TC-Region header.")
         if region not in {r[0] for r in actions.REGIONS} | {self.options.region}:
             raise ApiError("UnsupportedRegion", f"The action does not support region {region!r}.")
-        if not self._bucket(action):
+        if not self._within_limit(action):
             raise ApiError("RequestLimitExceeded", f"Your requests of {action} exceed the frequency limit.")
         try:
             params = json.loads(body or b"{}")
@@ -176,13 +198,13 @@ class Emulator:
     def _credentials(self, secret_id: str) -> str | None:
         return self.options.secret_key if secret_id == self.options.secret_id else None
 
-    def _bucket(self, action: str) -> bool:
+    def _within_limit(self, action: str) -> bool:
         if self.options.rate_limit <= 0:
             return True
-        bucket = self._buckets.get(action)
-        if bucket is None:
-            bucket = self._buckets[action] = TokenBucket(self.options.rate_limit)
-        return bucket.try_take()
+        limit = self._limits.get(action)
+        if limit is None:
+            limit = self._limits[action] = RequestLimit(self.options.rate_limit)
+        return limit.allow()
 
     # ---- admin (unsigned; the emulator only listens on loopback) ----------------------------
 

@@ -3,6 +3,10 @@
 Required fields (★ in the reference, from tccli's api.json) → `MissingParameter`; fields the
 action does not have → `UnknownParameter`; wrong types → `InvalidParameterValue`. Nested
 models are checked too (Container.Image/Name, VolumeMount Name/MountPath, NfsVolume ...).
+
+The instance specs are the cloud's published list, kept here rather than borrowed from the
+product's translation table: the emulator stands for the API, so a wrong table in the product
+must meet a refusal here.
 """
 
 from __future__ import annotations
@@ -98,6 +102,27 @@ SCHEMAS: dict[str, Mapping[str, Field]] = {
     },
     "DescribeEKSContainerInstanceRegions": {},
 }
+
+
+# Cpu (cores) → the Memory (GiB) values the API takes with it; inside a range, whole GiB only.
+INSTANCE_SPECS: dict[float, frozenset[float]] = {
+    0.25: frozenset({0.5, 1, 2}),
+    0.5: frozenset({1, 2, 3, 4}),
+    1: frozenset(range(1, 9)),
+    2: frozenset(range(4, 17)),
+    4: frozenset(range(8, 33)),
+    8: frozenset(range(16, 33)),
+    12: frozenset(range(24, 49)),
+    16: frozenset(range(32, 65)),
+    32: frozenset({64, 128, 256}),
+    64: frozenset({128, 192, 256, 512}),
+}
+
+
+def check_instance_spec(cpu: float, memory: float) -> None:
+    """Refuse a Cpu/Memory pair that is not a spec, as is: no rounding to a near one."""
+    if memory not in INSTANCE_SPECS.get(cpu, frozenset()):
+        raise ApiError("InvalidParameterValue", f"Cpu {cpu} / Memory {memory} is not a supported spec.")
 
 
 def validate(action: str, params: Any) -> None:

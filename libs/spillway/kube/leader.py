@@ -3,22 +3,35 @@
 One active replica (placement's decision-maker, cloud-provisioner's GC, node-status), the
 others stand by and take over once the lease expires (default 15 s). Optimistic concurrency
 on the Lease's resourceVersion is the only lock; the clock is injected for tests.
+
+`run()` keeps the lease; `while_leading(fn)` is the leader-scoped work (client-go's
+OnStartedLeading/OnStoppedLeading): `fn` runs while this replica holds the lease, is cancelled
+when it is lost, and starts again when it is regained.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from spillway.kube.client import KubeClient, collection_path, object_path
 from spillway.kube.errors import Conflict, KubeError, NotFound
+from spillway.loops import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
+
+
+def leader_identity() -> str:
+    """Who holds a lease: the pod's name (POD_NAME, else the host name), the pid and a random
+    suffix, so two replicas, or two electors in one process (tests), never share an identity."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def micro_time(epoch: float) -> str:
@@ -44,9 +57,12 @@ class LeaderElector:
     identity: str
     lease_duration: float = 15.0
     renew_period: float = 2.0
-    clock: Callable[[], float] = time.time
+    clock: Clock = SYSTEM_CLOCK
     is_leader: bool = False
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    """Set (and replaced by a fresh one) at every change of `is_leader`."""
+    _last_ok: float = field(default=0.0, init=False, repr=False)
+    """clock.monotonic() of the last successful renewal."""
 
     @property
     def _path(self) -> str:
@@ -63,7 +79,7 @@ class LeaderElector:
 
     async def try_acquire_or_renew(self) -> bool:
         """One round: True when we hold the lease afterwards."""
-        now = self.clock()
+        now = self.clock.time()
         try:
             lease = await self.client.get_as(self._path, dict[str, Any])
         except NotFound:
@@ -98,7 +114,8 @@ class LeaderElector:
         if leading != self.is_leader:
             self.is_leader = leading
             log.info("leadership changed", extra={"lease": f"{self.namespace}/{self.name}", "leader": leading})
-            self.changed.set()
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
 
     async def run(self) -> None:
         """Forever: renew while leading, retry while standing by. Cancel to stop (the lease then
@@ -108,14 +125,12 @@ class LeaderElector:
                 self._set(await self.try_acquire_or_renew())
             except (TimeoutError, KubeError, OSError) as exc:
                 log.warning("lease round failed", extra={"error": str(exc)})
-                if self.is_leader and self.clock() > self._last_ok + self.lease_duration:
+                if self.is_leader and self.clock.monotonic() > self._last_ok + self.lease_duration:
                     self._set(False)
             else:
                 if self.is_leader:
-                    self._last_ok = self.clock()
-            await asyncio.sleep(self.renew_period)
-
-    _last_ok: float = 0.0
+                    self._last_ok = self.clock.monotonic()
+            await self.clock.sleep(self.renew_period)
 
     async def release(self) -> None:
         """Give the lease up on graceful shutdown so a standby takes over at once."""
@@ -132,6 +147,38 @@ class LeaderElector:
         self._set(False)
 
     async def wait_until_leader(self) -> None:
-        while not self.is_leader:
-            self.changed.clear()
-            await self.changed.wait()
+        await self._wait_until(True)
+
+    async def wait_until_follower(self) -> None:
+        await self._wait_until(False)
+
+    async def _wait_until(self, leading: bool) -> None:
+        while self.is_leader is not leading:
+            await self._changed.wait()
+
+    async def while_leading(self, fn: Callable[[], Awaitable[object]]) -> None:
+        """Until cancelled: run `fn()` whenever this replica holds the lease, cancelling it as soon
+        as the lease is lost. Needs `run()` going (another task keeps the lease).
+
+        `fn` that returns has finished this term's work: it starts again at the next term. `fn` that
+        raises ends `while_leading` with that error (a supervisor restarts it, with backoff)."""
+        lease = f"{self.namespace}/{self.name}"
+
+        async def term() -> None:
+            await fn()
+
+        while True:
+            await self.wait_until_leader()
+            work = asyncio.create_task(term(), name=f"leading:{lease}")
+            lost = asyncio.create_task(self.wait_until_follower())
+            try:
+                await asyncio.wait({work, lost}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (work, lost):
+                    task.cancel()
+                await asyncio.gather(work, lost, return_exceptions=True)
+            if not work.cancelled() and (error := work.exception()) is not None:
+                raise error
+            if lost.cancelled():  # the work ended first: the rest of this term has nothing to run
+                await self.wait_until_follower()
+            log.info("leadership lost: leader-scoped work stopped", extra={"lease": lease})

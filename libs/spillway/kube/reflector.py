@@ -1,8 +1,9 @@
 """List+watch one collection, the way client-go's reflector does.
 
 Resume from the last resourceVersion (bookmarks included), relist on 410 Expired, reconnect
-with capped exponential backoff. After a relist, objects that vanished while we were away are
-reported as DELETED, so a consumer's view never keeps ghosts. Objects stay raw bytes: the
+with capped exponential backoff (`WATCH_BACKOFF`, on the reflector's clock). After a relist,
+objects that vanished while we were away are reported as DELETED, so a consumer's view never
+keeps ghosts. Objects stay raw bytes: the
 consumer decodes only what it needs (msgspec, docs/design.md §9).
 
 Per object, never per list: an item or watch event that cannot be read (metadata of the wrong
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +26,14 @@ from prometheus_client import Counter
 
 from spillway.kube.client import KubeClient
 from spillway.kube.errors import Gone, KubeError, status_from_event_object
+from spillway.loops import SYSTEM_CLOCK, Backoff, Clock
 
 log = logging.getLogger(__name__)
 BAD_OBJECTS = Counter("spillway_reflector_bad_objects_total",
                       "Listed or watched objects skipped because they could not be read or handled",
                       ["path", "why"])
+WATCH_BACKOFF = Backoff(initial=0.4, cap=10.0, jitter=0.5)
+"""0.4 s, 0.8 s … 10 s, each shortened by up to half at random so reflectors do not reconnect in step."""
 
 
 class _Meta(msgspec.Struct):
@@ -133,7 +136,8 @@ class Reflector:
     field_selector: str | None = None
     watch_timeout_seconds: int = 300
     page_size: int = 500
-    max_backoff: float = 10.0
+    backoff: Backoff = WATCH_BACKOFF
+    clock: Clock = SYSTEM_CLOCK
     on_synced: Callable[[], Awaitable[None]] | None = None
     on_bad_object: Callable[[BadObject], None] | None = None
     resource_version: str = ""
@@ -272,14 +276,15 @@ class Reflector:
                 need_list = True
             except (TimeoutError, KubeError, OSError, msgspec.DecodeError) as exc:
                 failures += 1
-                delay = min(self.max_backoff, 0.2 * 2 ** min(failures, 10)) * (0.5 + random.random() / 2)
+                delay = self.backoff.delay(failures)
                 log.warning("watch failed, retrying", extra={"path": self.path, "error": str(exc), "delay": delay})
-                await asyncio.sleep(delay)
+                await self.clock.sleep(delay)
             except Exception as exc:  # aiohttp.ClientError and friends: reconnect, never die
                 failures += 1
-                delay = min(self.max_backoff, 0.2 * 2 ** min(failures, 10))
-                log.warning("watch stream broke, retrying", extra={"path": self.path, "error": repr(exc)})
-                await asyncio.sleep(delay)
+                delay = self.backoff.delay(failures)
+                log.warning("watch stream broke, retrying", extra={"path": self.path, "error": repr(exc),
+                                                                   "delay": delay})
+                await self.clock.sleep(delay)
 
 
 def _status_object(raw: msgspec.Raw) -> dict[str, Any]:

@@ -5,15 +5,18 @@
 - `supervise(name, fn, clock=, liveness=)`: a long-running task restarted with backoff when it ends.
 - `Liveness`: their heartbeats; `problems()` is what `/healthz` reports (dead or stuck, and why).
 - `Clock` / `SYSTEM_CLOCK`: time and sleep behind one seam, so tests drive time by hand.
+- `Backoff`: the one retry schedule (capped exponential, jittered), also a `RetryPolicy`;
+  `call_with_retry(fn, policy, clock=)`: one call tried again as a policy says.
 
 In a service, pass `clock` and `ctx.liveness` (the runtime's registry, read by `/healthz`).
 """
 
-from spillway.loops.backoff import backoff_delay
+from spillway.loops.backoff import Backoff, RetryPolicy
 from spillway.loops.clock import SYSTEM_CLOCK, Clock, SystemClock
 from spillway.loops.liveness import Heartbeat, Liveness
 from spillway.loops.periodic import every, until_ok
+from spillway.loops.retry import call_with_retry
 from spillway.loops.tasks import supervise
 
-__all__ = ["SYSTEM_CLOCK", "Clock", "Heartbeat", "Liveness", "SystemClock", "backoff_delay", "every", "supervise",
-           "until_ok"]
+__all__ = ["SYSTEM_CLOCK", "Backoff", "Clock", "Heartbeat", "Liveness", "RetryPolicy", "SystemClock",
+           "call_with_retry", "every", "supervise", "until_ok"]

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 
-from spillway.loops.backoff import backoff_delay
+from spillway.loops.backoff import Backoff
 from spillway.loops.clock import SYSTEM_CLOCK, Clock
 from spillway.loops.labels import bounded
 from spillway.loops.liveness import Liveness
@@ -23,12 +22,12 @@ from spillway.loops.periodic import describe_error
 from spillway.telemetry.metrics import TASK_RESTARTS
 
 log = logging.getLogger("spillway.loops")
+RESTART_BACKOFF = Backoff(initial=1.0, cap=60.0)
 
 
 async def supervise(
     name: str, fn: Callable[[], Awaitable[object]], *, clock: Clock = SYSTEM_CLOCK, liveness: Liveness | None = None,
-    base: float = 1.0, cap: float = 60.0, unhealthy_after: int = 5, stable_after: float = 60.0,
-    rng: Callable[[], float] = random.random,
+    backoff: Backoff = RESTART_BACKOFF, unhealthy_after: int = 5, stable_after: float = 60.0,
 ) -> None:
     """Run `fn()` for ever: restart it with backoff whenever it returns or raises; see the module doc."""
     registry = liveness if liveness is not None else Liveness(clock)
@@ -48,7 +47,7 @@ async def supervise(
                 ends = 0
             ends += 1
             TASK_RESTARTS.labels(bounded(name)).inc()
-            delay = backoff_delay(ends, base=base, cap=cap, rng=rng)
+            delay = backoff.delay(ends)
             if ends >= unhealthy_after:
                 heart.die(f"{why}; ended {ends} times in a row")
             log.error("task %r %s; restarting in %.1fs (attempt %d)", name, why, delay, ends + 1, exc_info=error,

@@ -32,6 +32,9 @@ ANNOTATION_FIXED_IP = "tke.cloud.tencent.com/vpc-ip-claim-delete-policy"
 PLACEMENT_GATE = "spillway.io/placement"
 EKS_CONFIG_NAMESPACE = "kube-system"
 EKS_CONFIG_NAME = "eks-config"
+FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+"""Pod phases no container runs in again: the pod is done, whatever its deletionTimestamp says."""
+DAEMON_SET = "DaemonSet"
 
 
 class _K8s(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True, forbid_unknown_fields=False):
@@ -446,8 +449,25 @@ class Pod(_K8s, frozen=True):
         cond = self.status.condition("PodScheduled")
         return cond is not None and cond.status == "False" and cond.reason == "Unschedulable"
 
+    def awaiting_decision(self) -> bool:
+        """Marked Unschedulable by the scheduler and held by no scheduling gate: placement's
+        unschedulable path. A gated pod is never tried by the scheduler, so a stale Unschedulable
+        condition on it means nothing."""
+        return self.is_unschedulable() and not self.spec.scheduling_gates
+
     def is_terminating(self) -> bool:
         return self.metadata.deletion_timestamp is not None
+
+    def is_finished(self) -> bool:
+        """Phase Succeeded or Failed: nothing will run the pod again."""
+        return self.status.phase in FINISHED_PHASES
+
+    def is_daemonset_pod(self) -> bool:
+        """Its controller owner is a DaemonSet. Only the controller counts, as for
+        kube-controller-manager and virtual-kubelet: a DaemonSet that is merely another owner
+        neither created the pod nor replaces it."""
+        ref = self.metadata.controller_ref()
+        return ref is not None and ref.kind == DAEMON_SET
 
 
 # ---- nodes --------------------------------------------------------------------------------
@@ -578,13 +598,44 @@ class PersistentVolume(_K8s, frozen=True):
     api_version: str = "v1"
 
 
+class PodList(msgspec.Struct, frozen=True):
+    """A pod list whose items stay raw, each to be decoded on its own (`decode_pod`): one pod
+    that does not decode as a Pod must never hide the others."""
+
+    items: list[msgspec.Raw] = []
+
+
+class _Identity(msgspec.Struct):
+    uid: object = ""
+
+
+class _Shell(msgspec.Struct):
+    metadata: _Identity = msgspec.field(default_factory=_Identity)
+
+
 _pod_decoder = msgspec.json.Decoder(Pod)
+_pod_list_decoder = msgspec.json.Decoder(PodList)
+_shell_decoder = msgspec.json.Decoder(_Shell)
 _node_decoder = msgspec.json.Decoder(Node)
 
 
 def decode_pod(raw: bytes | str) -> Pod:
     """Decode API JSON (bytes from `_preload_content=False`) into a Pod view."""
     return _pod_decoder.decode(raw)
+
+
+def decode_pod_list(raw: bytes | str) -> PodList:
+    """A pod list's JSON, its items left raw (raises only when the list itself is not one)."""
+    return _pod_list_decoder.decode(raw)
+
+
+def raw_uid(raw: bytes | str) -> str:
+    """The uid of a raw object that may not decode as a Pod; "" when even that cannot be read."""
+    try:
+        uid = _shell_decoder.decode(raw).metadata.uid
+    except msgspec.DecodeError:
+        return ""
+    return uid if isinstance(uid, str) else ""
 
 
 def decode_node(raw: bytes | str) -> Node:

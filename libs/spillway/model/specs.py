@@ -1,7 +1,7 @@
 """TKE Serverless instance specs (docs/design.md §6) and Kubernetes quantity parsing.
 
-One table serves the translation (pod → smallest spec that fits), the policy's size rule
-(above the largest spec → never eligible) and the emulator (reject what the cloud rejects).
+One table serves the translation (pod → smallest spec that fits) and the policy's size rule
+(above the largest spec → never eligible).
 """
 
 from __future__ import annotations

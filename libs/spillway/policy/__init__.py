@@ -18,7 +18,7 @@ from spillway.policy.patches import add_gate_patch, cloud_patch, local_patch
 from spillway.policy.rules import REGISTRY, RuleContext, evaluate_rules
 from spillway.policy.status import Code, RuleResult
 from spillway.policy.switches import SwitchReason, SwitchVerdict, parse_local_replicas, parse_switch, switch_verdict
-from spillway.policy.workload import WorkloadKey, is_daemonset_pod, workload_of
+from spillway.policy.workload import WorkloadKey, workload_of
 
 __all__ = [
     "REGISTRY",
@@ -47,7 +47,6 @@ __all__ = [
     "count_local",
     "decide",
     "evaluate_rules",
-    "is_daemonset_pod",
     "local_patch",
     "narrow_affinity",
     "parse_local_replicas",

@@ -17,7 +17,6 @@ from spillway.model.sizing import SizeAnnotationError, size_overrides
 from spillway.policy.options import PolicyOptions
 from spillway.policy.patches import JsonPatch, add_gate_patch
 from spillway.policy.switches import evaluate_switches, parse_local_replicas
-from spillway.policy.workload import is_daemonset_pod
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +37,7 @@ INTERNAL_ERROR_DETAIL_LIMIT = 200
 def review(pod: Pod, global_switch: str | None, options: PolicyOptions, *, namespace: str = "") -> AdmissionResult:
     """Gate when all hold: the switch table allows bursting, LOCAL_REPLICAS is present (a
     malformed value too, so placement records the refusal), spec.nodeName is empty, the
-    namespace is not excluded, and no owner is a DaemonSet. `namespace` is the AdmissionReview
+    namespace is not excluded, and its controller is not a DaemonSet. `namespace` is the AdmissionReview
     request's namespace, used when the object has none yet (pods created through a controller
     often do not).
 
@@ -80,7 +79,7 @@ def _review(pod: Pod, global_switch: str | None, options: PolicyOptions, namespa
         return AdmissionResult(False, warnings, reason="already bound to a node")
     if ns in options.excluded_namespaces:
         return AdmissionResult(False, warnings, reason=f"namespace {ns!r} is excluded")
-    if is_daemonset_pod(pod):
+    if pod.is_daemonset_pod():
         return AdmissionResult(False, warnings, reason="DaemonSet pod")
     return AdmissionResult(True, warnings, add_gate_patch(pod), reason=f"gated with {PLACEMENT_GATE}")
 

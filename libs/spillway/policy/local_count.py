@@ -13,7 +13,6 @@ from typing import Literal
 from spillway.model.kube import PLACEMENT_GATE, Pod
 
 InFlight = Literal["local", "cloud"]
-FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 
 
 def count_local(pods: Iterable[Pod], super_nodes: Collection[str], in_flight: Mapping[str, InFlight]) -> int:
@@ -40,7 +39,7 @@ def count_local(pods: Iterable[Pod], super_nodes: Collection[str], in_flight: Ma
         if uid and uid in seen:
             continue
         seen.add(uid)
-        if pod.is_terminating() or pod.status.phase in FINISHED_PHASES:
+        if pod.is_terminating() or pod.is_finished():
             continue
         node = pod.spec.node_name
         if node:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from spillway.policy.templates import super_node_name
+from spillway.model.supernode import managed_super_node_names
 
 SwitchPrecedence = Literal["documented", "workload"]
 
@@ -45,4 +45,4 @@ class PolicyOptions:
     def managed_super_nodes(self) -> frozenset[str]:
         """Names of the super nodes Spillway runs (`eklet-<subnetId>` per configured subnet):
         any other node labelled as a super node belongs to someone else."""
-        return frozenset(super_node_name(subnet_id) for subnet_id, _ in self.subnets)
+        return managed_super_node_names(subnet_id for subnet_id, _ in self.subnets)

@@ -20,6 +20,9 @@ The cloud patch also writes `spillway.io/cloud-bind: <node>/<pod uid>`: the reco
 same write, that Spillway owes this pod a bind to that node. A new leader finishes a bind only for
 a pod carrying it with its own uid, so a copy of a cloud pod's YAML (whose uid is different) is
 never mistaken for one.
+
+One patch here is not a JSON patch: `failed_status_patch`, the strategic-merge body for a pod's
+`/status` that fails a pod no super node will run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ JsonPatch = list[dict[str, Any]]
 ANNOTATION_CLOUD_BIND = "spillway.io/cloud-bind"
 """`<super node>/<pod uid>`: written by the cloud patch; names the bind Spillway owes the pod."""
 _REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+POD_FAILED = "PodFailed"
+"""The reason kubelet gives Ready and ContainersReady on a pod in phase Failed."""
 
 
 def escape_pointer(token: str) -> str:
@@ -158,3 +163,12 @@ def cloud_patch(pod: Pod, decision: Decision) -> JsonPatch:
         *_toleration_ops(pod, decision),
         *_annotation_ops(pod, decision),
     ]
+
+
+def failed_status_patch(reason: str, message: str) -> dict[str, Any]:
+    """Phase Failed with a one-word reason and a message, as kubelet fails a pod it rejects (its
+    controller then replaces it, and `kubectl get` shows the reason); Ready and ContainersReady
+    False with reason `PodFailed`, as kubelet sets them on every Failed pod, so a pod that was
+    Ready never reads Failed and Ready. Conditions merge by type: the others stay as they are."""
+    conditions = [{"type": type_, "status": "False", "reason": POD_FAILED} for type_ in ("Ready", "ContainersReady")]
+    return {"status": {"phase": "Failed", "reason": reason, "message": message, "conditions": conditions}}

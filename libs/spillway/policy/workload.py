@@ -20,7 +20,6 @@ ReplicaSetOwnerLookup = Callable[[str, str], OwnerReference | None]
 DEPLOYMENT = "Deployment"
 REPLICA_SET = "ReplicaSet"
 STATEFUL_SET = "StatefulSet"
-DAEMON_SET = "DaemonSet"
 JOB = "Job"
 BARE_POD = "Pod"
 
@@ -117,7 +116,3 @@ def workload_of(pod: Pod, replicaset_owner: ReplicaSetOwnerLookup) -> WorkloadKe
         return WorkloadKey(REPLICA_SET, meta.namespace, ref.name)
     return WorkloadKey(ref.kind, meta.namespace, ref.name)
 
-
-def is_daemonset_pod(pod: Pod) -> bool:
-    """Any owner of kind DaemonSet (controller or not): such pods must never reach a super node."""
-    return any(ref.kind == DAEMON_SET for ref in pod.metadata.owner_references)

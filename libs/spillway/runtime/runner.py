@@ -105,7 +105,7 @@ class Runtime:
         self.service.bind(ctx)
         for hook in self.service.startup_hooks:
             await hook(ctx)
-        for spec in self.service.handlers.specs:
+        for spec in self.service.handler_specs(self.config):
             consumer = Consumer(self.bus, spec)
             await consumer.start()
             self.consumers.append(consumer)

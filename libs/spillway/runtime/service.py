@@ -33,16 +33,17 @@ take the consumers down with it). Periodic work inside them uses `spillway.loops
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from spillway.bus import Bus, Handlers
+from spillway.bus import Bus, Handlers, HandlerSpec
 from spillway.bus.handlers import Handler
-from spillway.bus.retry import RetryPolicy, default_retry
+from spillway.bus.retry import default_retry
 from spillway.config import Config
-from spillway.loops import SYSTEM_CLOCK, Clock, Liveness
+from spillway.loops import SYSTEM_CLOCK, Clock, Liveness, RetryPolicy
 from spillway.model import messages as m
 
 Hook = Callable[["Context"], Coroutine[Any, Any, None]]
@@ -72,17 +73,34 @@ class Service:
         self.startup_hooks: list[Hook] = []
         self.shutdown_hooks: list[Hook] = []
         self.background_tasks: list[Hook] = []
+        self._concurrency_from: dict[Handler, Callable[[Config], int]] = {}
         self._ready = True
         self._ctx: Context | None = None
 
     def on(
         self, *subjects: str, durable: str | None = None, max_deliver: int = 5, ack_wait: float = 10.0,
-        batch: int = 20, concurrency: int = 1, retry: RetryPolicy = default_retry,
+        batch: int = 20, concurrency: int | Callable[[Config], int] = 1, retry: RetryPolicy = default_retry,
         message_type: type[m.Message] | None = None,
     ) -> Callable[[H], H]:
-        """Register a bus handler `async def fn(msg)`; see `spillway.bus.Handlers.on`."""
-        return self.handlers.on(*subjects, durable=durable, max_deliver=max_deliver, ack_wait=ack_wait, batch=batch,
-                                concurrency=concurrency, retry=retry, message_type=message_type)
+        """Register a bus handler `async def fn(msg)`; see `spillway.bus.Handlers.on`. `concurrency`
+        may come from the configuration (`lambda config: ...`), read when the consumers start."""
+        register = self.handlers.on(
+            *subjects, durable=durable, max_deliver=max_deliver, ack_wait=ack_wait, batch=batch,
+            concurrency=concurrency if isinstance(concurrency, int) else 1, retry=retry, message_type=message_type)
+        if isinstance(concurrency, int):
+            return register
+
+        def register_configured(fn: H) -> H:
+            self._concurrency_from[fn] = concurrency
+            return register(fn)
+
+        return register_configured
+
+    def handler_specs(self, config: Config) -> list[HandlerSpec]:
+        """The handlers' consumer settings, with what comes from `config` filled in."""
+        return [dataclasses.replace(spec, concurrency=max(1, configured(config)))
+                if (configured := self._concurrency_from.get(spec.fn)) is not None else spec
+                for spec in self.handlers.specs]
 
     def on_startup(self, fn: F) -> F:
         self.startup_hooks.append(fn)

@@ -199,13 +199,18 @@ def _as_integer(q: Quantity) -> int | None:
 
 
 def canonicalize(value: object) -> str:
-    """What kube-apiserver stores for a JSON value in a Quantity field.
+    """What kube-apiserver stores for a JSON value in a Quantity field."""
+    return decode(value).canonical()
+
+
+def decode(value: object) -> Quantity:
+    """A JSON value of a Quantity field as kube-apiserver's decoder reads it.
 
     Strings are trimmed and parsed; JSON numbers are parsed from their text (a float's shortest
     repr, which is what JSON carried for every value a float can hold exactly); null is zero.
     Anything else fails like the Go decoder does (with the regex message)."""
     if value is None:
-        return "0"
+        return Quantity(0, 0, DECIMAL_SI)
     if isinstance(value, bool):
         raise QuantityError(ERR_FORMAT)
     if isinstance(value, int):
@@ -219,4 +224,19 @@ def canonicalize(value: object) -> str:
         text = value.strip()
     else:
         raise QuantityError(ERR_FORMAT)
-    return parse(text).canonical()
+    return parse(text)
+
+
+def ceil_scaled(q: Quantity, exponent: int) -> int:
+    """`ScaledValue`: q in units of 10^exponent, rounded away from zero (so MilliValue is
+    exponent -3, Value 0), saturated at the int64 bounds without building a huge power."""
+    if q.mantissa == 0:
+        return 0
+    sign, magnitude, shift = (1 if q.mantissa > 0 else -1), abs(q.mantissa), q.exponent - exponent
+    if shift >= 0:
+        value = MAX_INT64 if len(str(magnitude)) + shift > 19 else magnitude * 10**shift
+    elif -shift > len(str(magnitude)):  # below one unit: rounds to one
+        value = 1
+    else:
+        value = -(-magnitude // 10**-shift)
+    return sign * min(value, MAX_INT64)

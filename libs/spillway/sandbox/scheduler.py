@@ -29,9 +29,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from spillway.model.kube import Pod
 from spillway.sandbox import scheduling
 from spillway.sandbox.controllers.base import feed
 from spillway.sandbox.errors import ApiError
@@ -202,8 +199,7 @@ class Scheduler:
         if spec.get("schedulingGates"):
             await self._set_condition(pod, "SchedulingGated", scheduling.GATED_MESSAGE)
             return
-        view = msgspec.convert(pod, Pod)
-        placement = scheduling.schedule(view, spec, self.nodes)
+        placement = scheduling.schedule(spec, self.nodes)
         if placement.node is None:
             attempts = self.attempts[key] = self.attempts.get(key, 0) + 1
             delay = min(self.initial_backoff * 2 ** (attempts - 1), self.max_backoff)

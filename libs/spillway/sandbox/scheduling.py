@@ -9,17 +9,13 @@ Resources are integers: cpu in millicores, everything else in base units (rounde
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
-from spillway.model.kube import Node, Pod, Taint
-from spillway.model.specs import QuantityError, parse_quantity
-from spillway.policy.matching import pod_fits_node_selection, tolerates, untolerated_taints
+from spillway.sandbox import nodematch
+from spillway.sandbox import quantity as quantities
 
 Obj = dict[str, Any]
 Port = tuple[str, str, int]  # (hostIP, protocol, hostPort)
@@ -38,11 +34,12 @@ DEFAULT_MEMORY = 200 * 1024 * 1024
 
 
 def quantity(name: str, raw: Any) -> int:
+    """MilliValue() for cpu, Value() for the rest: rounded up; a negative or malformed one counts 0."""
     try:
-        value = parse_quantity(raw)
-    except (QuantityError, TypeError):
+        value = quantities.decode(raw)
+    except quantities.QuantityError:
         return 0
-    return math.ceil(value * 1000) if name == "cpu" else math.ceil(value)
+    return max(0, quantities.ceil_scaled(value, -3 if name == "cpu" else 0))
 
 
 def _add(total: dict[str, int], items: Mapping[str, Any]) -> None:
@@ -88,7 +85,7 @@ class NodeInfo:
     """A node plus what the pods bound to it use (kept incrementally by the scheduler)."""
 
     name: str
-    view: Node
+    node: Obj  # what the filters read: name, labels, taints, unschedulable
     allocatable: dict[str, int]
     requested: dict[str, int] = field(default_factory=dict)
     pods: int = 0
@@ -98,7 +95,11 @@ class NodeInfo:
     def from_node(cls, node: Obj) -> NodeInfo:
         allocatable: dict[str, int] = {}
         _add(allocatable, (node.get("status") or {}).get("allocatable") or {})
-        return cls(node["metadata"]["name"], msgspec.convert(node, Node), allocatable)
+        meta, spec = node["metadata"], node.get("spec") or {}
+        view = {"metadata": {"name": meta["name"], "labels": dict(meta.get("labels") or {})},
+                "spec": {"unschedulable": bool(spec.get("unschedulable")),
+                         "taints": [dict(t) for t in spec.get("taints") or []]}}
+        return cls(meta["name"], view, allocatable)
 
     def add(self, requests: Mapping[str, int], ports: Iterable[Port], sign: int = 1) -> None:
         for name, value in requests.items():
@@ -116,18 +117,19 @@ class Verdict:
     resolvable: bool  # Unschedulable (preemption might help) vs UnschedulableAndUnresolvable
 
 
-def filter_node(pod: Pod, requests: Mapping[str, int], ports: list[Port], info: NodeInfo) -> Verdict | None:
+def filter_node(spec: Obj, requests: Mapping[str, int], ports: list[Port], info: NodeInfo) -> Verdict | None:
     """None when the pod fits; else the first failing plugin's reasons."""
-    node = info.view
-    tolerations = pod.spec.tolerations
-    if node.spec.unschedulable and not any(
-            tolerates(t, Taint(key=UNSCHEDULABLE_TAINT, effect="NoSchedule")) for t in tolerations):
+    node = info.node
+    tolerations = spec.get("tolerations") or []
+    if node["spec"]["unschedulable"] and not any(
+            nodematch.tolerates(t, {"key": UNSCHEDULABLE_TAINT, "effect": nodematch.NO_SCHEDULE})
+            for t in tolerations):
         return Verdict((REASON_UNSCHEDULABLE,), False)
-    untolerated = untolerated_taints(tolerations, node.spec.taints)
-    if untolerated:
-        taint = untolerated[0]
-        return Verdict((f"node(s) had untolerated taint {{{taint.key}: {taint.value or ''}}}",), False)
-    if not pod_fits_node_selection(pod, node):
+    taint = nodematch.first_untolerated(tolerations, node["spec"]["taints"])
+    if taint is not None:
+        return Verdict((f"node(s) had untolerated taint {{{taint.get('key') or ''}: {taint.get('value') or ''}}}",),
+                       False)
+    if not nodematch.fits_node_selection(spec, node):
         return Verdict((REASON_AFFINITY,), False)
     if ports and ports_conflict(ports, info.ports):
         return Verdict((REASON_PORTS,), True)
@@ -173,7 +175,7 @@ class Placement:
     message: str
 
 
-def schedule(pod: Pod, spec: Obj, nodes: Mapping[str, NodeInfo]) -> Placement:
+def schedule(spec: Obj, nodes: Mapping[str, NodeInfo]) -> Placement:
     """Filter every node, score the feasible ones, pick the best (ties: by name)."""
     requests = pod_requests(spec)
     ports = host_ports(spec)
@@ -181,7 +183,7 @@ def schedule(pod: Pod, spec: Obj, nodes: Mapping[str, NodeInfo]) -> Placement:
     failures: list[Verdict] = []
     for name in sorted(nodes):
         info = nodes[name]
-        verdict = filter_node(pod, requests, ports, info)
+        verdict = filter_node(spec, requests, ports, info)
         if verdict is not None:
             failures.append(verdict)
             continue

@@ -167,13 +167,6 @@ class FieldSelector:
     def matches(self, obj: Mapping[str, Any]) -> bool:
         return all((_field_value(obj, name) == value) == equal for name, equal, value in self.terms)
 
-    def exact_name(self) -> str | None:
-        """metadata.name=x lets list/watch skip a full scan."""
-        for name, equal, value in self.terms:
-            if name == "metadata.name" and equal:
-                return value
-        return None
-
 
 def object_matcher(labels: LabelSelector, fields: FieldSelector) -> Callable[[Mapping[str, Any]], bool]:
     if labels.empty and fields.empty:

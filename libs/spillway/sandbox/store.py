@@ -73,6 +73,16 @@ def _meta(obj: Obj) -> dict[str, Any]:
     return meta
 
 
+def _refuse_new_uid(rt: ResourceType, name: str, meta: dict[str, Any], old: Obj) -> None:
+    """A patch that sets another uid is refused as the update validation does (uid is immutable),
+    never applied with the old uid kept: a writer that names the incarnation it saw (kubelet's
+    status patches do) must not write to a pod re-created under the same name."""
+    uid, current = meta.get("uid"), old["metadata"].get("uid")
+    if uid and uid != current:
+        raise errors.invalid(rt.kind, rt.group, name, [("metadata.uid", "FieldValueInvalid",
+                                                        validation.invalid_value(uid, "field is immutable"))])
+
+
 class Store:
     """In-memory API storage. Keys are `resources.resource()` keys ("pods", "deployments", …)."""
 
@@ -400,6 +410,10 @@ class Store:
             if rt.create_on_update and not subresource:
                 return await self.create(key, obj, namespace=ns or None, dry_run=dry_run, user=user, warnings=warnings)
             raise errors.not_found(rt.plural, rt.group, name)
+        if meta.get("uid") and meta["uid"] != old["metadata"].get("uid"):
+            # kube-apiserver takes a uid in the body of a PUT as a precondition
+            raise errors.conflict(rt.plural, rt.group, name, f"Precondition failed: UID in precondition: "
+                                  f"{meta['uid']}, UID in object meta: {old['metadata'].get('uid')}")
         validation.decode(rt, obj)
         want_rv = meta.get("resourceVersion")
         if not want_rv and rt.require_rv_on_update:
@@ -466,6 +480,7 @@ class Store:
                 want_rv = None
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
             validation.decode(rt, patched)
+            _refuse_new_uid(rt, name, meta, old)
             new = semantics.merge_update(rt, old, patched, subresource)
             await self._admit(rt, "UPDATE", subresource, new, old, dry_run, user, warnings)
             current = self._objects.get(rt.bucket, {}).get(ns, {}).get(name)

@@ -13,7 +13,7 @@ import aiohttp
 import msgspec
 import pytest
 
-from services.admission.main import build_service
+from services.admission.main import AdmissionState, build_service
 from services.admission.registration import register_webhook, webhook_configuration
 from services.admission.tls import ensure_certificate
 from services.admission.webhook import respond
@@ -22,7 +22,8 @@ from spillway.kube import KubeClient
 from spillway.kube.client import object_path
 from spillway.model import messages as m
 from spillway.policy import PolicyOptions
-from tests.services.conftest import ServiceEnv, pod_body, run_service, wait_for
+from tests.fixtures.eventually import eventually
+from tests.services.conftest import ServiceEnv, pod_body, run_service
 
 GATE_PATCH = [{"op": "add", "path": "/spec/schedulingGates", "value": [{"name": "spillway.io/placement"}]}]
 
@@ -37,8 +38,14 @@ def review(pod: dict[str, Any], *, namespace: str = "default", operation: str = 
     })
 
 
+def ca_of(state: AdmissionState) -> bytes:
+    """The running webhook's CA bundle (its certificate is made or loaded at startup)."""
+    assert state.cert is not None, "admission has not started"
+    return state.cert.ca_bundle
+
+
 def decoded(body: bytes) -> dict[str, Any]:
-    response = msgspec.json.decode(body)["response"]
+    response: dict[str, Any] = msgspec.json.decode(body)["response"]
     if "patch" in response:
         response["patch"] = msgspec.json.decode(base64.b64decode(response["patch"]))
     return response
@@ -108,14 +115,14 @@ async def post(port: int, body: bytes, ca: bytes, host: str = "127.0.0.1") -> di
 
 async def test_webhook_over_tls_follows_the_switch_from_the_bus(nats_server: str, bus: Bus, tmp_path: Path) -> None:
     async with run_service(build_service, nats_url=nats_server, tmp_path=tmp_path) as svc:
-        state = svc.service.state  # type: ignore[attr-defined]
-        ca = state.cert.ca_bundle
+        state = svc.service.state
+        ca = ca_of(state)
         pod = pod_body("p", annotations={"LOCAL_REPLICAS": "1"})
         assert (await post(state.port, review(pod), ca))["patch"] == GATE_PATCH
         assert (await post(state.port, review(pod), ca, host="localhost"))["patch"] == GATE_PATCH
         config = m.ConfigEvent(data={"AUTO_SCALE_EKS": "false"}, resource_version="5")
         await (await bus.kv(m.KV_CONFIG)).put(m.CONFIG_KEY_EKS, m.encode(config))
-        await wait_for(lambda: state.global_switch == "false", message="switch followed from the bus")
+        await eventually(lambda: state.global_switch == "false", what="switch followed from the bus")
         assert "patch" not in await post(state.port, review(pod), ca)
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await post(state.port, review(pod), ensure_certificate(tmp_path / "o.crt", tmp_path / "o.key").ca_bundle)
@@ -125,8 +132,8 @@ async def test_certificate_from_files_is_used(nats_server: str, tmp_path: Path) 
     cert = ensure_certificate(tmp_path / "tls" / "tls.crt", tmp_path / "tls" / "tls.key")
     config = {"admission": {"tls": {"certFile": str(cert.cert_file), "keyFile": str(cert.key_file)}}}
     async with run_service(build_service, nats_url=nats_server, tmp_path=tmp_path, config=config) as svc:
-        state = svc.service.state  # type: ignore[attr-defined]
-        assert state.cert.ca_bundle == cert.ca_bundle
+        state = svc.service.state
+        assert ca_of(state) == cert.ca_bundle
         response = await post(state.port, review(pod_body("p")), cert.ca_bundle)
         assert response == {"uid": "req-1", "allowed": True}
 
@@ -179,7 +186,7 @@ def test_an_undecodable_pod_is_reviewed_on_its_metadata(pod: dict[str, Any], pat
 
 
 def test_an_object_that_is_not_an_object_is_admitted_and_said() -> None:
-    status, body = respond(review([1, 2, 3]), None, PolicyOptions())  # type: ignore[arg-type]
+    status, body = respond(review([1, 2, 3]), None, PolicyOptions())  # type: ignore[arg-type]  # deliberately a list
     response = decoded(body)
     assert status == 200 and response["allowed"] is True and "patch" not in response
     assert any("without Spillway's placement gate" in w for w in response["warnings"])
@@ -212,6 +219,6 @@ async def test_a_review_as_big_as_kube_apiserver_sends_is_answered(nats_server: 
     raw = msgspec.json.encode(body)
     assert len(raw) > 2.8 * 2**20  # over twice what aiohttp took by default
     async with run_service(build_service, nats_url=nats_server, tmp_path=tmp_path) as svc:
-        state = svc.service.state  # type: ignore[attr-defined]
-        response = await post(state.port, raw, state.cert.ca_bundle)
+        state = svc.service.state
+        response = await post(state.port, raw, ca_of(state))
         assert response["patch"] == GATE_PATCH

@@ -14,13 +14,14 @@ from aiohttp.test_utils import TestServer
 from kubernetes_asyncio import client as k8s_client
 
 from services.cloud_provisioner import main as provisioner_main
+from services.cloud_provisioner.main import ProvisionerService
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
 from spillway.sandbox import Sandbox
 from tests.services.cloud_provisioner.harness import NODE_A, cloud_config, fast_provider
 from tests.services.conftest import RunningService, ServiceEnv
 
-RunProvisioner = Callable[..., AbstractAsyncContextManager[RunningService]]
+RunProvisioner = Callable[..., AbstractAsyncContextManager[RunningService[ProvisionerService]]]
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ async def kube(sandbox: Sandbox) -> AsyncIterator[KubeClient]:
 def run_provisioner(services_env: ServiceEnv, emulator: Emulator) -> RunProvisioner:
     """`async with run_provisioner(provisioner={...}) as svc:` runs one replica (call again for more)."""
 
-    def run(clock: Any = None, **sections: Any) -> AbstractAsyncContextManager[RunningService]:
+    def run(clock: Any = None, **sections: Any) -> AbstractAsyncContextManager[RunningService[ProvisionerService]]:
         kwargs: dict[str, Any] = {"provider_factory": fast_provider(emulator)}
         if clock is not None:
             kwargs["clock"] = clock

@@ -13,10 +13,10 @@ from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
 from spillway.model.kube import ANNOTATION_RESOLV_CONF
 from spillway.sandbox import Sandbox
+from tests.fixtures.eventually import eventually
 from tests.services.cloud_provisioner.conftest import RunProvisioner
 from tests.services.cloud_provisioner.harness import CLUSTER_ID, announce, create_and_bind, get_pod, pod_body
 from tests.services.cloud_provisioner.test_failures import failed
-from tests.services.conftest import wait_for
 
 
 async def warnings_on(kube: KubeClient, name: str, reason: str) -> list[str]:
@@ -34,10 +34,10 @@ async def test_a_huge_resolv_conf_line_is_quoted_cut(
     async with run_provisioner():
         pod = await create_and_bind(sandbox, kube, body)
         await announce(bus, pod)
-        [message] = await wait_for(lambda: warnings_on(kube, "dns", "TranslationWarning"),
-                                   message="no TranslationWarning")
-        await wait_for(lambda: emulator.state.count_by_name(instance_name(CLUSTER_ID, pod.metadata.uid)),
-                       message="the pod was not created all the same")
+        [message] = await eventually(lambda: warnings_on(kube, "dns", "TranslationWarning"),
+                                     what="a TranslationWarning")
+        await eventually(lambda: emulator.state.count_by_name(instance_name(CLUSTER_ID, pod.metadata.uid)),
+                         what="the pod's instance created all the same")
     assert f"({len(line)} characters)" in message and "unknown keyword" in message
     assert len(message) < 400
 
@@ -51,8 +51,9 @@ async def test_a_cloud_error_echoing_a_huge_value_keeps_the_advice(
     async with run_provisioner():
         pod = await create_and_bind(sandbox, kube, pod_body("echo"))
         await announce(bus, pod)
-        done = await wait_for(lambda: failed(kube, "echo"), message="pod not failed")
-        [event] = await wait_for(lambda: warnings_on(kube, "echo", "ProvisioningFailed"), message="no event")
+        done = await eventually(lambda: failed(kube, "echo"), what="the pod Failed")
+        [event] = await eventually(lambda: warnings_on(kube, "echo", "ProvisioningFailed"),
+                                   what="a ProvisioningFailed event")
     for text in (done.status.message or "", event):
         assert "InvalidParameterValue: The SecurityGroupId `sg-sg-" in text
         assert "fix the pod spec" in text and len(text) <= 400

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from nats.js.api import ConsumerInfo
 
 from spillway.bus import Bus
 from spillway.cloud import instance_name
@@ -14,6 +15,7 @@ from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
 from spillway.model import messages as m
 from spillway.sandbox import Sandbox
+from tests.fixtures.eventually import eventually
 from tests.services.cloud_provisioner.conftest import RunProvisioner
 from tests.services.cloud_provisioner.harness import (
     CLUSTER_ID,
@@ -23,7 +25,6 @@ from tests.services.cloud_provisioner.harness import (
     create_and_bind,
     pod_body,
 )
-from tests.services.conftest import wait_for
 
 SECRET_VALUE = "hunter2-very-secret"
 
@@ -40,14 +41,15 @@ async def test_bound_pod_gets_one_instance_with_secret_env(
     await sandbox.store.create("secrets", {
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "default"},
         "data": {"password": base64.b64encode(SECRET_VALUE.encode()).decode()}}, namespace="default")
-    env = [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
-           {"name": "MODE", "value": "burst"}]
+    env: list[dict[str, Any]] = [
+        {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+        {"name": "MODE", "value": "burst"}]
     created = await bus.nc.subscribe(m.INSTANCE_CREATED)
     async with run_provisioner():
         pod = await create_and_bind(sandbox, kube, pod_body("web-1", env=env), NODE_B)
         await announce(bus, pod)
         name = instance_name(CLUSTER_ID, pod.metadata.uid)
-        await wait_for(lambda: instances_named(emulator, name), message="no instance")
+        await eventually(lambda: instances_named(emulator, name), what="the instance created")
         msg = await created.next_msg(timeout=10)
     [record] = instances_named(emulator, name)
     spec = record.spec
@@ -71,33 +73,34 @@ async def test_redelivery_and_restart_never_make_a_second_instance(
     name = instance_name(CLUSTER_ID, pod.metadata.uid)
     async with run_provisioner():
         await announce(bus, pod)
-        await wait_for(lambda: instances_named(emulator, name))
+        await eventually(lambda: instances_named(emulator, name), what="the instance created")
         await announce(bus, pod, msg_id="redelivered-1")  # a second copy, as after a lost ack
-        await wait_for(lambda: _acked(bus))
+        await eventually(lambda: _acked(bus), what="every delivery acked")
     async with run_provisioner():  # a restarted replica sees it again
         await announce(bus, pod, msg_id="redelivered-2")
         await announce(bus, pod, msg_id="redelivered-3")
-        await wait_for(lambda: _acked(bus), message="events not all handled")
+        await eventually(lambda: _acked(bus), what="every delivery acked")
     assert len(instances_named(emulator, name)) == 1
 
 
 async def _acked(bus: Bus) -> bool:
-    info = await bus.js.consumer_info(m.STREAM, "cloud-provisioner-on_bound")
+    info: ConsumerInfo = await bus.js.consumer_info(m.STREAM, "cloud-provisioner-on_bound")
     return info.num_pending == 0 and info.num_ack_pending == 0
 
 
 @pytest.mark.parametrize("change", ["terminating", "deleted"])
 async def test_pod_gone_deletes_its_instance(
-    sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner, change: str,
+    sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
+    change: m.PodChange,
 ) -> None:
     pod = await create_and_bind(sandbox, kube, pod_body(f"web-{change}"))
     name = instance_name(CLUSTER_ID, pod.metadata.uid)
     deleted = await bus.nc.subscribe(m.INSTANCE_DELETED)
     async with run_provisioner():
         await announce(bus, pod)
-        await wait_for(lambda: instances_named(emulator, name))
-        await announce(bus, pod, change)  # type: ignore[arg-type]
-        await wait_for(lambda: not instances_named(emulator, name), message="instance not deleted")
+        await eventually(lambda: instances_named(emulator, name), what="the instance created")
+        await announce(bus, pod, change)
+        await eventually(lambda: not instances_named(emulator, name), what="the instance deleted")
         msg = await deleted.next_msg(timeout=10)
     event = m.decode(m.INSTANCE_DELETED, msg.data)
     assert event.uid == pod.metadata.uid and event.eks_ci_id.startswith("eksci-")
@@ -112,6 +115,7 @@ async def test_pods_on_other_nodes_and_daemonset_pods_get_no_instance(
     async with run_provisioner():
         for pod in (local, daemon, marker):
             await announce(bus, pod)
-        await wait_for(lambda: instances_named(emulator, instance_name(CLUSTER_ID, marker.metadata.uid)))
-        await wait_for(lambda: _acked(bus))
+        await eventually(lambda: instances_named(emulator, instance_name(CLUSTER_ID, marker.metadata.uid)),
+                         what="the marker pod's instance created")
+        await eventually(lambda: _acked(bus), what="every delivery acked")
     assert len(emulator.state.records) == 1

@@ -15,6 +15,7 @@ from spillway.kube import KubeClient
 from spillway.model import messages as m
 from spillway.model.kube import Pod
 from spillway.sandbox import Sandbox
+from tests.fixtures.eventually import eventually
 from tests.services.cloud_provisioner.conftest import RunProvisioner
 from tests.services.cloud_provisioner.harness import (
     CLUSTER_ID,
@@ -24,7 +25,6 @@ from tests.services.cloud_provisioner.harness import (
     get_pod,
     pod_body,
 )
-from tests.services.conftest import wait_for
 
 
 async def failed(kube: KubeClient, name: str) -> Pod | None:
@@ -47,8 +47,8 @@ async def test_every_pod_ends_with_exactly_one_instance_under_throttling_and_int
         for pod in pods:
             await announce(bus, pod)
         names = [instance_name(CLUSTER_ID, p.metadata.uid) for p in pods]
-        await wait_for(lambda: all(emulator.state.count_by_name(n) for n in names), seconds=30,
-                       message="not every pod got an instance")
+        await eventually(lambda: all(emulator.state.count_by_name(n) for n in names), seconds=30,
+                         what="an instance for every pod")
     assert [emulator.state.count_by_name(n) for n in names] == [1] * len(names)
     assert emulator.state.errors  # the faults really happened
 
@@ -73,7 +73,7 @@ async def test_permanent_failures_fail_the_pod_with_an_event(
     async with run_provisioner():
         pod = await create_and_bind(sandbox, kube, body)
         await announce(bus, pod)
-        done = await wait_for(lambda: failed(kube, case), message="pod not failed")
+        done = await eventually(lambda: failed(kube, case), what="the pod Failed")
         msg = await instance_failed.next_msg(timeout=10)
     assert done.status.reason == reason and hint in (done.status.message or "")
     warnings = await warning_events(kube)
@@ -90,7 +90,7 @@ async def test_sold_out_zone_fails_the_pod_and_cools_the_zone_down(
     async with run_provisioner(placement={"soldOutCooldownSeconds": 600}):
         pod = await create_and_bind(sandbox, kube, pod_body("sold"), NODE_A)
         await announce(bus, pod)
-        done = await wait_for(lambda: failed(kube, "sold"))
+        done = await eventually(lambda: failed(kube, "sold"), what="the sold-out pod Failed")
         msg = await cooldowns.next_msg(timeout=10)
     zones = await bus.typed_kv(m.KV_ZONES, m.ZoneCooldown)
     stored = await zones.get("ap-guangzhou-3")

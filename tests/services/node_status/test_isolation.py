@@ -22,7 +22,7 @@ from spillway.sandbox.errors import ApiError
 from spillway.sandbox.store import MAX_STORED_BYTES, AdmissionRequest
 from tests.services.cloud_provisioner.conftest import PodListApi, listed_pod
 from tests.services.cloud_provisioner.harness import CLUSTER_ID, NODE_A, NODE_B, create_and_bind, get_pod, pod_body
-from tests.services.node_status.test_pods import _gone
+from tests.services.node_status.test_pods import pod_gone
 
 PARAMS = {"SubnetId": "subnet-aaa", "VpcId": "vpc-test", "SecurityGroupIds": ["sg-test"], "Cpu": 1.0, "Memory": 2.0,
           "Containers": [{"Name": "app", "Image": "nginx:1.27"}]}
@@ -120,7 +120,7 @@ async def test_a_failing_pod_does_not_stop_a_deletion_or_a_daemonset_failure(
 
     assert (await get_pod(kube, "ds")).status.reason == "DaemonsetForbidden"
     assert leaving.metadata.uid not in pod_sync.tracked
-    assert await _gone(kube, "leaving")
+    assert await pod_gone(kube, "leaving")
     assert big.metadata.uid in pod_sync.tracked and pod_sync.tracked[big.metadata.uid].failures == 1
 
 

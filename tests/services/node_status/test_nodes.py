@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from spillway.emulator.faults import ErrorRule
@@ -12,9 +13,9 @@ from spillway.model.kube import Node
 from spillway.model.specs import parse_quantity
 from spillway.sandbox import Sandbox
 from tests.fixtures.cloud import MutableClock
+from tests.fixtures.eventually import eventually
 from tests.fixtures.sandbox import KubectlRunner
 from tests.services.cloud_provisioner.harness import NODE_A, NODE_B
-from tests.services.conftest import wait_for
 from tests.services.node_status.conftest import Run
 
 
@@ -28,7 +29,8 @@ async def registered(kube: KubeClient, name: str) -> Node | None:
 
 async def test_super_nodes_have_the_design_shape(kube: KubeClient, run_node_status: Run) -> None:
     async with run_node_status():
-        nodes = {n: await wait_for(lambda n=n: registered(kube, n)) for n in (NODE_A, NODE_B)}
+        nodes = {n: await eventually(partial(registered, kube, n),
+                                     what="the super node registered and Ready") for n in (NODE_A, NODE_B)}
     a = nodes[NODE_A]
     assert {k: a.metadata.labels[k] for k in (
         "node.kubernetes.io/instance-type", "eks.tke.cloud.tencent.com/zone-name", "topology.kubernetes.io/zone",
@@ -62,7 +64,7 @@ async def test_user_labels_annotations_and_taints_survive_registration(
                                      "owner": "ops"}},
         "spec": {"taints": [{"key": "dedicated", "value": "ops", "effect": "NoExecute"}]}})
     async with run_node_status():
-        node = await wait_for(lambda: registered(kube, NODE_A))
+        node = await eventually(lambda: registered(kube, NODE_A), what="the super node registered and Ready")
     assert node.metadata.labels["team"] == "burst"
     assert node.metadata.labels["topology.kubernetes.io/zone"] == "ap-guangzhou-3"
     assert node.metadata.annotations["owner"] == "ops"
@@ -85,9 +87,10 @@ async def test_leases_are_renewed_with_the_injected_clock(
         return parse_micro_time(lease["spec"]["renewTime"])
 
     async with run_node_status():
-        first = await wait_for(renewed_at)
+        first = await eventually(renewed_at, what="a node lease renewed")
         emulator_clock.advance(3600)
-        later = await wait_for(lambda: _at_least(renewed_at, first + 3600))
+        later = await eventually(lambda: _at_least(renewed_at, first + 3600),
+                                 what="the lease renewed an hour later on the injected clock")
     assert later >= first + 3600
 
 
@@ -105,15 +108,15 @@ async def test_not_ready_after_repeated_cloud_failures_and_ready_again(
         return (cond.status, cond.reason or "") if cond else ("", "")
 
     async with run_node_status():
-        await wait_for(lambda: registered(kube, NODE_A))
+        await eventually(lambda: registered(kube, NODE_A), what="the super node registered and Ready")
         assert await ready_reason() == ("True", "KubeletReady")
         emulator.faults.errors = [ErrorRule(code="InternalError", rate=1.0, action="DescribeEKSContainerInstances")]
-        await wait_for(lambda: _is(ready_reason, ("False", "CloudUnreachable")), message="never NotReady")
+        await eventually(lambda: _is(ready_reason, ("False", "CloudUnreachable")), what="the node NotReady")
         node = await kube.get_as(node_path(NODE_A), Node)
         cond = node.status.condition("Ready")
         assert cond is not None and "InternalError" in (cond.message or "")
         emulator.faults.errors = []
-        await wait_for(lambda: _is(ready_reason, ("True", "KubeletReady")), message="never Ready again")
+        await eventually(lambda: _is(ready_reason, ("True", "KubeletReady")), what="the node Ready again")
 
 
 async def _is(fn: Any, expected: Any) -> bool:
@@ -124,7 +127,7 @@ async def test_kubectl_shows_super_nodes_ready_with_labels_and_taint(
     kube: KubeClient, run_node_status: Run, kubectl: KubectlRunner,
 ) -> None:
     async with run_node_status():
-        await wait_for(lambda: registered(kube, NODE_A))
+        await eventually(lambda: registered(kube, NODE_A), what="the super node registered and Ready")
         wide = await kubectl("get", "nodes", "-o", "wide")
         yaml_out = await kubectl("get", "node", NODE_A, "-o", "yaml")
         labels = await kubectl("get", "nodes", "-l", "node.kubernetes.io/instance-type=eklet", "-o", "name")
@@ -149,12 +152,12 @@ async def test_standby_takes_over_when_the_leader_stops(
             return ""
 
     async with run_node_status(nodeStatus={"leaderElectionNamespace": "ha"}) as first:
-        first_holder = await wait_for(holder)
+        first_holder = await eventually(holder, what="a leader holding the lease")
         async with run_node_status(nodeStatus={"leaderElectionNamespace": "ha"}):
             await first.stop()
-            second_holder = await wait_for(lambda: _other(holder, first_holder), message="no take-over")
+            second_holder = await eventually(lambda: _other(holder, first_holder), what="the standby taking over")
             await kube.request("DELETE", node_path(NODE_A))
-            await wait_for(lambda: registered(kube, NODE_A), message="the new leader did not re-register")
+            await eventually(lambda: registered(kube, NODE_A), what="the new leader re-registering the node")
     assert second_holder != first_holder
 
 

@@ -12,10 +12,12 @@ from spillway.model import messages as m
 from spillway.natsserver import NatsServer
 from spillway.sandbox import Sandbox
 from tests.fixtures.cloud import MutableClock
+from tests.fixtures.eventually import eventually
+from tests.services.cloud_provisioner.conftest import RunProvisioner
 from tests.services.cloud_provisioner.harness import announce, create_and_bind, get_pod, pod_body
-from tests.services.conftest import bus_records, wait_for
+from tests.services.conftest import bus_records
 from tests.services.node_status.conftest import Run
-from tests.services.node_status.test_pods import _gone, _waiting, phase_is, record_of
+from tests.services.node_status.test_pods import container_creating, phase_is, pod_gone, record_of
 
 
 def loop_failures(name: str) -> float:
@@ -24,33 +26,35 @@ def loop_failures(name: str) -> float:
 
 async def test_pod_status_goes_on_after_a_nats_outage_longer_than_the_publish_window(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, emulator_clock: MutableClock,
-    nats_process: NatsServer, run_node_status: Run, run_provisioner: Run,
+    nats_process: NatsServer, run_node_status: Run, run_provisioner: RunProvisioner,
 ) -> None:
     emulator.state.start_delay = 30
     async with run_node_status() as node_status, run_provisioner():
         before = await create_and_bind(sandbox, kube, pod_body("before"))
         await announce(bus, before)
-        await wait_for(lambda: _waiting(kube, "before"), message="never ContainerCreating")
+        await eventually(lambda: container_creating(kube, "before"), what="the pod ContainerCreating")
         failed_announcements = loop_failures("running announcements")
 
         await nats_process.astop()
         emulator_clock.advance(31)  # it starts while the bus is down: its running announcement cannot go out
-        await wait_for(lambda: phase_is(kube, "before", "Running"), message="status not synced without the bus")
+        await eventually(lambda: phase_is(kube, "before", "Running"), what="the status synced without the bus")
         # the outage outlasts a whole publish retry window: the announcement gave up at least once
-        await wait_for(lambda: loop_failures("running announcements") > failed_announcements, 60,
-                       message="the failed announcement was not counted")
+        await eventually(lambda: loop_failures("running announcements") > failed_announcements, seconds=60,
+                         what="the failed announcement counted")
         await nats_process.astart()  # same port, same store
 
         after = await create_and_bind(sandbox, kube, pod_body("after"))
         await bus.publish(m.PodEvent(change="bound", pod=after, observed_at=0.0), msg_id=f"{after.metadata.uid}:bound",
                           retry_for=30)
-        await wait_for(lambda: record_of(emulator, after), 30, message="no instance for the pod bound after the outage")
+        await eventually(lambda: record_of(emulator, after), seconds=30,
+                         what="an instance for the pod bound after the outage")
         emulator_clock.advance(31)
-        await wait_for(lambda: phase_is(kube, "after", "Running"), 30, message="status loop dead after the outage")
+        await eventually(lambda: phase_is(kube, "after", "Running"), seconds=30,
+                         what="the status loop alive after the outage")
 
         await kube.delete(pod_path("default", "before"))
         await announce(bus, await get_pod(kube, "before"), "terminating")
-        await wait_for(lambda: _gone(kube, "before"), 30, message="deleted pod stuck Terminating")
+        await eventually(lambda: pod_gone(kube, "before"), seconds=30, what="the deleted pod gone")
         assert node_status.runtime.liveness.problems() == []
     running = {r.message.uid for r in await bus_records(bus, "spillway.instance.running")}
     assert running == {before.metadata.uid, after.metadata.uid}  # the one owed since the outage went out later

@@ -10,6 +10,9 @@ from typing import Any
 
 import msgspec
 
+from services.placement.decider import Decider
+from services.placement.leadership import Leadership
+from services.placement.main import PlacementService
 from services.placement.main import build_service as build_placement
 from services.watcher.main import build_service as build_watcher
 from spillway.bus import Bus
@@ -17,13 +20,13 @@ from spillway.kube import KubeClient, NotFound, pod_path
 from spillway.kube.client import MERGE_PATCH, collection_path, object_path
 from spillway.model import messages as m
 from spillway.model.kube import Pod, decode_pod
+from tests.fixtures.eventually import eventually
 from tests.services.conftest import (
     UNSCHEDULABLE_STATUS,
     RunningService,
     ServiceEnv,
     local_node_body,
     super_node_body,
-    wait_for,
 )
 
 GATE = "spillway.io/placement"
@@ -39,7 +42,7 @@ class Cluster:
     env: ServiceEnv
     kube: KubeClient
     bus: Bus
-    placements: list[RunningService] = field(default_factory=list)
+    placements: list[RunningService[PlacementService]] = field(default_factory=list)
 
     async def create(self, *bodies: dict[str, Any]) -> None:
         await asyncio.gather(*(self.kube.request("POST", collection_path("v1", "pods", b["metadata"]["namespace"]),
@@ -74,17 +77,36 @@ class Cluster:
     async def wait_global(self, value: str | None) -> None:
         """Until placement's view has the switch value (the bus is asynchronous)."""
         def seen() -> bool:
-            view = self.placements[0].service.state.view  # type: ignore[attr-defined]
+            view = self.placements[0].service.state.view
             return view is not None and view.global_switch() == value
-        await wait_for(seen, message=f"placement sees AUTO_SCALE_EKS={value}")
+        await eventually(seen, what=f"placement sees AUTO_SCALE_EKS={value}")
 
     async def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
         raw = await self.kube.get_as(collection_path("v1", "events", namespace), dict[str, Any])
         return [e for e in raw["items"] if e["involvedObject"]["name"] == name]
 
     async def decision(self, namespace: str, name: str) -> m.PlacementDecision | None:
-        decisions = await self.bus.typed_kv(m.KV_DECISIONS)
+        decisions = await self.bus.typed_kv(m.KV_DECISIONS, m.PlacementDecision)
         return await decisions.get(m.kv_key(namespace, name))
+
+
+def leadership_of(placement: RunningService[PlacementService]) -> Leadership:
+    """A placement replica's leadership (made at startup, so there once the replica is ready)."""
+    leadership = placement.service.state.leadership
+    assert leadership is not None, "placement has not started"
+    return leadership
+
+
+def decider_of(placement: RunningService[PlacementService]) -> Decider:
+    """A placement replica's decider (made at startup, so there once the replica is ready)."""
+    decider = placement.service.state.decider
+    assert decider is not None, "placement has not started"
+    return decider
+
+
+def leads(placement: RunningService[PlacementService]) -> bool:
+    """Whether the replica holds the lease (its pending-pod consumer runs)."""
+    return leadership_of(placement).consumer is not None
 
 
 def placement_of(pod: Pod) -> str:
@@ -117,8 +139,7 @@ async def cluster(env: ServiceEnv, bus: Bus, *, placement_config: Mapping[str, A
                 return
             async with env.run(build_placement, config=config) as placement:
                 c.placements.append(placement)
-                await wait_for(lambda: placement.service.state.leadership.consumer is not None,  # type: ignore[attr-defined]
-                               message="placement leads")
+                await eventually(lambda: leads(placement), what="placement leads")
                 yield c
     finally:
         await kube.close()

@@ -18,9 +18,11 @@ from spillway.kube import KubeClient
 from spillway.kube.client import collection_path
 from spillway.model import messages as m
 from spillway.policy import WorkloadKey
+from tests.fixtures.eventually import eventually
 from tests.fixtures.sandbox import SandboxFactory
 from tests.services.cloud_provisioner.harness import cloud_config, fast_provider
-from tests.services.conftest import ServiceEnv, bus_records, super_node_body, wait_for
+from tests.services.conftest import ServiceEnv, bus_records, super_node_body
+from tests.services.placement.scenario import leads
 
 DEPLOYMENT = WorkloadKey("Deployment", "default", "quota")
 
@@ -52,8 +54,7 @@ async def test_an_exhausted_quota_makes_a_handful_of_failed_pods_not_a_storm(
         async with env.run(build_watcher, config=config), env.run(build_placement, config=config) as placement, \
                 env.run(lambda: provisioner_main.build_service(provider_factory=fast_provider(emulator)),
                         config=config):
-            await wait_for(lambda: placement.service.state.leadership.consumer is not None,  # type: ignore[attr-defined]
-                           message="placement leads")
+            await eventually(lambda: leads(placement), what="placement leads")
             await kube.request("POST", "/apis/apps/v1/namespaces/default/deployments", body=deployment("quota"))
 
             async def held_back() -> list[dict[str, Any]]:
@@ -61,12 +62,12 @@ async def test_an_exhausted_quota_makes_a_handful_of_failed_pods_not_a_storm(
                 return [e for e in raw["items"] if e["involvedObject"]["kind"] == "Deployment"
                         and e["reason"] == "CloudFailureBackoff"]
 
-            events = await wait_for(held_back, 30, message="the Deployment is backed off")
+            events = await eventually(held_back, seconds=30, what="the Deployment is backed off")
             assert len(events) == 1 and events[0]["type"] == "Warning"
             assert events[0]["involvedObject"]["name"] == "quota" and "QuotaExceeded" in events[0]["message"]
 
             async def pending_pod() -> m.PlacementDecision | None:
-                decisions = await bus.typed_kv(m.KV_DECISIONS)
+                decisions = await bus.typed_kv(m.KV_DECISIONS, m.PlacementDecision)
                 raw = await kube.get_as(collection_path("v1", "pods", "default"), dict[str, Any],
                                         labelSelector="app=quota")
                 for item in raw["items"]:
@@ -75,7 +76,7 @@ async def test_an_exhausted_quota_makes_a_handful_of_failed_pods_not_a_storm(
                         return record
                 return None
 
-            record = await wait_for(pending_pod, 30, message="a replacement pod held pending")
+            record = await eventually(pending_pod, seconds=30, what="a replacement pod held pending")
             assert record.outcome == "refused" and not record.node
             # the held pod is the Deployment's one replica now: nothing else is created during the
             # cool-down, so what failed so far is all that fails in it
@@ -111,7 +112,7 @@ async def test_instance_events_reach_the_workload_through_the_decision_record(bu
     a sold-out zone has its own cool-down and a pod nobody decided is ignored."""
     woken: list[str] = []
     outcomes = InstanceOutcomes(bus, ClusterView(), WorkloadBackoffs(), wake=woken.append, clock=lambda: 1000.0)
-    decisions = await bus.typed_kv(m.KV_DECISIONS)
+    decisions = await bus.typed_kv(m.KV_DECISIONS, m.PlacementDecision)
     await decisions.put(m.kv_key("default", "web-1"), m.PlacementDecision(
         namespace="default", name="web-1", uid="u1", workload=str(DEPLOYMENT), outcome="cloud"))
     web = WorkloadKey("Deployment", "default", "web")

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
 from spillway.bus import Bus
 from spillway.cli import explain
-from tests.services.conftest import ServiceEnv, pod_body, wait_for
-from tests.services.placement.scenario import GATE, Cluster, cluster, placement_of
+from tests.fixtures.eventually import eventually
+from tests.services.conftest import ServiceEnv, pod_body
+from tests.services.placement.scenario import GATE, Cluster, cluster, decider_of, leadership_of, leads, placement_of
 
 
 def replica(name: str, n: int | None, *, workload: str = "web", extra: dict[str, str] | None = None,
-            namespace: str = "default") -> dict:
+            namespace: str = "default") -> dict[str, Any]:
     """A pod of Deployment `workload` (through ReplicaSet `<workload>-5d4f`), gated as admission would."""
     annotations = {"LOCAL_REPLICAS": str(n)} if n is not None else {}
     annotations |= extra or {}
@@ -35,7 +37,7 @@ async def test_local_replicas_1_with_4_replicas(services_env: ServiceEnv, bus: B
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     async with cluster(services_env, bus) as c:
         await c.create(*(replica(f"web-{i}", 1) for i in range(4)))
-        got = await wait_for(lambda: settled(c, "app=web", 4), message="all four decided")
+        got = await eventually(lambda: settled(c, "app=web", 4), what="all four decided")
         assert sorted(got.values()) == ["cloud", "cloud", "cloud", "local"]
         pods = await c.pods("default", "app=web")
         for pod in pods:
@@ -77,7 +79,7 @@ async def test_local_replicas_1_with_4_replicas(services_env: ServiceEnv, bus: B
 async def test_local_replicas_10_with_100_at_once(services_env: ServiceEnv, bus: Bus) -> None:
     async with cluster(services_env, bus) as c:
         await c.create(*(replica(f"big-{i}", 10, workload="big") for i in range(100)))
-        got = await wait_for(lambda: settled(c, "app=big", 100), 60, interval=0.3, message="all 100 decided")
+        got = await eventually(lambda: settled(c, "app=big", 100), seconds=60, interval=0.3, what="all 100 decided")
         values = list(got.values())
         assert values.count("local") == 10 and values.count("cloud") == 90
 
@@ -109,7 +111,7 @@ async def test_nine_switch_rows_with_live_configmap_changes(services_env: Servic
             async def decided(names: list[str] = names) -> bool:
                 return all([await c.decision("default", n) is not None for n in names])
 
-            await wait_for(decided, message=f"rows of global={tag} decided")
+            await eventually(decided, what=f"rows of global={tag} decided")
             for name, (workload_value, bursts) in zip(names, rows, strict=True):
                 pod = await c.pod("default", name)
                 record = await c.decision("default", name)
@@ -127,7 +129,7 @@ async def test_nine_switch_rows_with_live_configmap_changes(services_env: Servic
         async def all_cloud() -> bool:
             return all([placement_of(await c.pod("default", n)) == "cloud" for n in refused])
 
-        await wait_for(all_cloud, message="refused pods burst after the switch turned on")
+        await eventually(all_cloud, what="refused pods burst after the switch turned on")
 
 
 RESTRICTED = [
@@ -152,14 +154,14 @@ RESTRICTED = [
 
 @pytest.mark.parametrize(("spec", "namespace", "reason"), RESTRICTED)
 async def test_ineligible_unschedulable_pod_stays_pending_with_warning(
-    services_env: ServiceEnv, bus: Bus, spec: dict, namespace: str, reason: str,
+    services_env: ServiceEnv, bus: Bus, spec: dict[str, Any], namespace: str, reason: str,
 ) -> None:
     async with cluster(services_env, bus) as c:
         spec = dict(spec)
         kwargs = {k: spec.pop(k) for k in ("owner", "annotations", "containers") if k in spec}
         await c.create(pod_body("odd", namespace, **kwargs, **spec), pod_body("fine", namespace))
         await c.mark_unschedulable(namespace, "odd", "fine")
-        record = await wait_for(lambda: c.decision(namespace, "odd"), message="decision recorded")
+        record = await eventually(lambda: c.decision(namespace, "odd"), what="decision recorded")
         assert record.outcome == "refused" and record.reason == reason
         assert next(r.reason for r in record.rules if r.code != "Allowed") == reason
         warnings = [e for e in await c.events(namespace, "odd") if e["type"] == "Warning"]
@@ -168,7 +170,7 @@ async def test_ineligible_unschedulable_pod_stays_pending_with_warning(
         assert not pod.spec.node_name
         assert not any(t.key == "eks.tke.cloud.tencent.com/eklet" for t in pod.spec.tolerations)
         if reason != "NamespaceExcluded":  # a normal neighbour bursts
-            fine = await wait_for(lambda: _bound(c, namespace, "fine"), message="eligible pod bursts")
+            fine = await eventually(lambda: _bound(c, namespace, "fine"), what="eligible pod bursts")
             assert fine.startswith("eklet-")
 
 
@@ -184,17 +186,16 @@ async def test_killing_the_leader_mid_burst_loses_no_pod_and_over_bursts_none(se
 
     async with cluster(services_env, bus) as c, services_env.run(build_placement, config=PLACEMENT_CONFIG) as standby:
         leader = c.placements[0]
-        assert standby.service.state.leadership.consumer is None  # type: ignore[attr-defined]
+        assert leadership_of(standby).consumer is None
         await c.create(*(replica(f"ha-{i}", 10, workload="ha") for i in range(60)))
 
         async def some_decided() -> bool:
-            return leader.service.state.decider.stats.decided >= 5  # type: ignore[attr-defined]
+            return decider_of(leader).stats.decided >= 5
 
-        await wait_for(some_decided, 20, interval=0.01, message="the leader started deciding")
+        await eventually(some_decided, seconds=20, interval=0.01, what="the leader started deciding")
         await leader.kill()
-        await wait_for(lambda: standby.service.state.leadership.consumer is not None,  # type: ignore[attr-defined]
-                       15, message="the standby took over")
-        got = await wait_for(lambda: settled(c, "app=ha", 60), 40, interval=0.3, message="every pod decided")
+        await eventually(lambda: leads(standby), seconds=15, what="the standby took over")
+        got = await eventually(lambda: settled(c, "app=ha", 60), seconds=40, interval=0.3, what="every pod decided")
         values = list(got.values())
         assert values.count("local") == 10 and values.count("cloud") == 50
-        assert standby.service.state.decider.stats.decided > 0  # type: ignore[attr-defined]  # really mid-burst
+        assert decider_of(standby).stats.decided > 0  # really mid-burst

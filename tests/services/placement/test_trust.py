@@ -3,6 +3,7 @@ bind nobody recorded, a patch the API refuses. Each runs the watcher and placeme
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -12,8 +13,9 @@ from spillway.kube import pod_path
 from spillway.kube.client import MERGE_PATCH, collection_path, object_path
 from spillway.sandbox import AdmissionRequest
 from spillway.sandbox.errors import ApiError
-from tests.services.conftest import ServiceEnv, pod_body, super_node_body, wait_for
-from tests.services.placement.scenario import GATE, Cluster, cluster, placement_of
+from tests.fixtures.eventually import eventually
+from tests.services.conftest import ServiceEnv, pod_body, super_node_body
+from tests.services.placement.scenario import GATE, Cluster, cluster, decider_of, leadership_of, placement_of
 
 TAINT = "eks.tke.cloud.tencent.com/eklet"
 TOLERATION = {"key": TAINT, "operator": "Exists", "effect": "NoSchedule"}
@@ -48,16 +50,16 @@ async def test_an_undecodable_pod_in_the_api_list_does_not_stop_the_leader(servi
     poison = pod_body("poison", priority="high")
     await services_env.sandbox.store.create("pods", poison, namespace="default")
     async with cluster(services_env, bus) as c:
-        leader = c.placements[0].service.state  # type: ignore[attr-defined]
-        assert leader.decider.stats.undecodable >= 1
+        leader = c.placements[0]
+        assert decider_of(leader).stats.undecodable >= 1
         await c.create(*(replica(f"web-{i}", 1) for i in range(3)))
 
         async def decided() -> list[str] | None:
             got = sorted(placement_of(p) for p in await c.pods("default", "app=web"))
             return got if "gated" not in got and "cloud-unbound" not in got else None
 
-        assert await wait_for(decided, message="pods decided despite the poison") == ["cloud", "cloud", "local"]
-        assert leader.leadership.consumer is not None
+        assert await eventually(decided, what="pods decided despite the poison") == ["cloud", "cloud", "local"]
+        assert leadership_of(leader).consumer is not None
 
 
 # ---- super nodes that are not ours -------------------------------------------------------------
@@ -80,7 +82,7 @@ async def test_only_the_super_nodes_of_configured_subnets_are_candidates(service
             nodes = [(await c.pod("default", n)).spec.node_name for n in names]
             return nodes if all(nodes) else None
 
-        nodes = await wait_for(bound, message="every pod burst")
+        nodes = await eventually(bound, what="every pod burst")
         assert set(nodes) == {"eklet-subnet-a", "eklet-subnet-b"}
 
         async def node_warned() -> list[dict[str, Any]]:
@@ -88,13 +90,13 @@ async def test_only_the_super_nodes_of_configured_subnets_are_candidates(service
             return [e for e in raw["items"] if e["involvedObject"]["kind"] == "Node"
                     and e["involvedObject"]["name"] == "eklet-legacy"]
 
-        node_events = await wait_for(node_warned, message="the foreign node has its Warning")
-        stranded = await wait_for(lambda: warnings_of(c, "default", "stranded"),
-                                  message="the stranded pod has its Warning")
+        node_events = await eventually(node_warned, what="the foreign node has its Warning")
+        stranded = await eventually(lambda: warnings_of(c, "default", "stranded"),
+                                    what="the stranded pod has its Warning")
         # later resyncs (a node change pokes one) repeat neither
         await c.kube.patch(object_path("v1", "nodes", "eklet-subnet-a"), {"metadata": {"labels": {"x": "y"}}},
                            content_type=MERGE_PATCH)
-        resyncs = c.placements[0].service.state.leadership  # type: ignore[attr-defined]
+        resyncs = leadership_of(c.placements[0])
         await resyncs.resync()
         await resyncs.resync()
         assert [(e["reason"], e["count"]) for e in await node_warned()] == [("UnmanagedSuperNode", 1)]
@@ -117,9 +119,9 @@ async def test_a_copied_cloud_pod_is_decided_not_bound_as_owed(services_env: Ser
                       annotations={FIXED_IP: "Never", CLOUD_BIND: "eklet-subnet-a/uid-of-the-original"})
         await c.create(copy)
         await c.mark_unschedulable("default", "copy")
-        record = await wait_for(lambda: c.decision("default", "copy"), message="the copy decided")
+        record = await eventually(lambda: c.decision("default", "copy"), what="the copy decided")
         assert (record.outcome, record.reason) == ("refused", "FixedIPForbidden")
-        leadership = c.placements[0].service.state.leadership  # type: ignore[attr-defined]
+        leadership = leadership_of(c.placements[0])
         await leadership.resync()
         assert not (await c.pod("default", "copy")).spec.node_name
 
@@ -141,17 +143,17 @@ async def test_owed_binds_are_finished_only_when_deciding_again_agrees(services_
         await c.kube.patch(object_path("v1", "nodes", "eklet-subnet-b"), {"spec": {"unschedulable": True}},
                            content_type=MERGE_PATCH)
         await owed(c, "cordoned", "eklet-subnet-b")
-        leadership = c.placements[0].service.state.leadership  # type: ignore[attr-defined]
+        leadership = leadership_of(c.placements[0])
 
         async def fine_bound() -> str:
             await leadership.resync()
             return (await c.pod("default", "fine")).spec.node_name
 
-        assert await wait_for(fine_bound, message="the owed bind finished") == "eklet-subnet-a"
+        assert await eventually(fine_bound, what="the owed bind finished") == "eklet-subnet-a"
         fine = await c.decision("default", "fine")
         assert fine is not None and (fine.outcome, fine.node) == ("cloud", "eklet-subnet-a")
         for name, why in (("fixed", "FixedIPForbidden"), ("cordoned", "were unschedulable (cordoned)")):
-            record = await wait_for(lambda name=name: c.decision("default", name), message=f"{name} recorded")
+            record = await eventually(partial(c.decision, "default", name), what=f"{name} recorded")
             assert (record.outcome, record.reason) == ("refused", "OwedBindRefused")
             assert why in record.message
             warnings = await warnings_of(c, "default", name)
@@ -188,15 +190,15 @@ async def test_a_refused_cloud_patch_falls_back_to_local(services_env: ServiceEn
     services_env.sandbox.store.admission_hooks.append(deny(what))
     async with cluster(services_env, bus) as c:
         await c.create(replica("guarded-0", 0, workload="guarded"))
-        record = await wait_for(lambda: c.decision("default", "guarded-0"), message="decided")
+        record = await eventually(lambda: c.decision("default", "guarded-0"), what="decided")
         assert (record.outcome, record.reason) == (outcome, reason)
         assert "403" in record.message and "no super node for this team" in record.message
         pod = await c.pod("default", "guarded-0")
         assert pod.is_gated_by(GATE) is gated and not pod.spec.node_name
         assert not any(t.key == TAINT for t in pod.spec.tolerations)
         assert [e["reason"] for e in await warnings_of(c, "default", "guarded-0")] == [reason]
-        stats = c.placements[0].service.state.decider.stats  # type: ignore[attr-defined]
+        stats = decider_of(c.placements[0]).stats
         assert stats.patch_refused >= 1
         # the in-flight entry was dropped: a later resync decides the pod again instead of skipping it
-        assert pod.metadata.uid not in c.placements[0].service.state.decider.in_flight  # type: ignore[attr-defined]
+        assert not decider_of(c.placements[0]).ledger.is_in_flight(pod.metadata.uid)
 

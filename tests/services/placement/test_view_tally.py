@@ -56,18 +56,3 @@ def test_tallies_match_the_pure_definitions(steps: list[tuple[Any, ...]], in_fli
         on_node = [p for p in view.pods.values() if p.spec.node_name == node]
         assert view.assigned(node) == sum(1 for p in on_node if occupies_node(p))
 
-
-def test_decider_forgets_what_it_remembered_about_a_deleted_pod() -> None:
-    from services.placement.decider import Decider
-    from spillway.policy import PolicyOptions
-
-    view = ClusterView()
-    decider = Decider(view, client=None, bus=None, recorder=None, options=PolicyOptions())  # type: ignore[arg-type]
-    gone = pod("p0", "web", 1, "", True, False, "Pending")
-    view.upsert_pod(gone)
-    decider.recorded_events["uid-p0"] = {("BurstToCloud", "bound")}
-    decider.last_records["uid-p0"] = ("cloud", "LocalQuotaReached", "eklet-a")
-    decider.in_flight["uid-p0"] = "cloud"
-    view.remove_pod("ns/p0")
-    assert "uid-p0" not in decider.recorded_events and "uid-p0" not in decider.last_records
-    assert "uid-p0" not in decider.in_flight

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from services.watcher.pipeline import KeyedPipeline
+from services.watcher.pipeline import Job, KeyedPipeline, Report
 from spillway.bus import Bus, PayloadTooLarge
+from spillway.loops import Backoff
 from spillway.model import messages as m
 from spillway.natsserver import NatsServer
-from tests.services.conftest import wait_for
+from tests.fixtures.eventually import eventually
 
 
 async def value_of(bus: Bus, key: str) -> bytes | None:
@@ -20,6 +21,13 @@ async def value_of(bus: Bus, key: str) -> bytes | None:
     return entry.value
 
 
+def put(bus: Bus, key: str, value: bytes) -> Job:
+    """A job that writes `value` under `key` in the pods bucket."""
+    async def job() -> None:
+        await bus.kv_put(m.KV_PODS, key, value)
+    return job
+
+
 async def test_a_poison_object_never_starves_the_others(bus: Bus) -> None:
     """An invalid key and an oversized value, updated far more often than there are slots: each
     attempt fails once, is reported, and every other key is still written."""
@@ -27,12 +35,15 @@ async def test_a_poison_object_never_starves_the_others(bus: Bus) -> None:
     refused: list[tuple[str, type[BaseException]]] = []
     too_big = b"x" * (bus.max_payload + 1)
     poison = {"default/vttablet-{{uid}}": b"{}", "default/huge": too_big}
+
+    def refuse(key: str) -> Report:
+        return lambda exc: refused.append((key, type(exc)))
+
     for round_ in range(300):
         for key, value in poison.items():
-            await pipeline.submit(key, lambda k=key, v=value: bus.kv_put(m.KV_PODS, k, v),
-                                  report=lambda exc, k=key: refused.append((k, type(exc))))
+            await pipeline.submit(key, put(bus, key, value), report=refuse(key))
         good = f"default/good-{round_ % 10}"
-        await pipeline.submit(good, lambda k=good, r=round_: bus.kv_put(m.KV_PODS, k, str(r).encode()))
+        await pipeline.submit(good, put(bus, good, str(round_).encode()))
     await pipeline.drain()
     assert pipeline.active_keys == 0 and pipeline.pending_jobs == 0
     for i in range(10):
@@ -50,19 +61,19 @@ async def test_updates_while_nats_is_down_coalesce_to_the_latest_state() -> None
     bus = await Bus.connect(server.url, service="test")
     try:
         await bus.ensure()
-        pipeline = KeyedPipeline(limit=1, max_backoff=0.5)
+        pipeline = KeyedPipeline(limit=1, backoff=Backoff(initial=0.1, cap=0.5, jitter=0.0))
         runs: list[int] = []
 
-        def write(version: int) -> object:
+        def write(version: int) -> Job:
             async def job() -> None:
                 runs.append(version)
                 await bus.kv_put(m.KV_PODS, "default/busy", str(version).encode())
             return job
 
         server.stop()
-        await wait_for(lambda: not bus.connected, message="client saw the outage")
+        await eventually(lambda: not bus.connected, what="client saw the outage")
         for version in range(1000):
-            await pipeline.submit("default/busy", write(version))  # type: ignore[arg-type]
+            await pipeline.submit("default/busy", write(version))
         # one key, one worker, one pending job: not 1000 slots nor 1000 queued jobs
         assert pipeline.active_keys == 1 and pipeline.pending_jobs <= 1
         # the key backs off without its one slot: another key still gets it
@@ -72,9 +83,9 @@ async def test_updates_while_nats_is_down_coalesce_to_the_latest_state() -> None
             other_done.set()
         await pipeline.submit("default/other", other)
         await pipeline.submit("default/third", other)
-        await wait_for(other_done.is_set, message="another key ran while the busy key was retrying")
+        await eventually(other_done.is_set, what="another key ran while the busy key was retrying")
         server.start()
-        await wait_for(lambda: bus.connected, seconds=20, message="client reconnected")
+        await eventually(lambda: bus.connected, seconds=20, what="client reconnected")
         await asyncio.wait_for(pipeline.drain(), 60)
         assert await value_of(bus, "default/busy") == b"999"
         assert len(runs) < 50, runs  # a few retries and the latest state, not a thousand writes

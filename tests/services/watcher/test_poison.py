@@ -21,7 +21,8 @@ from spillway.model import messages as m
 from spillway.model.kube import Pod
 from spillway.natsserver import NatsServer
 from spillway.sandbox import Sandbox
-from tests.services.conftest import ServiceEnv, bus_records, pod_body, run_service, wait_for
+from tests.fixtures.eventually import eventually
+from tests.services.conftest import ServiceEnv, bus_records, pod_body, run_service
 
 GATE = "spillway.io/placement"
 MIB = 2**20
@@ -56,7 +57,7 @@ async def test_a_pod_as_big_as_kubernetes_allows_is_mirrored(services_env: Servi
                                                                kube: KubeClient) -> None:
     await kube.request("POST", collection_path("v1", "pods", "default"), body=big_pod("big", 1200 * 1024))
     async with services_env.run(build_service):
-        await wait_for(lambda: changes_of(bus, "big"), message="the big pod's gated event")
+        await eventually(lambda: changes_of(bus, "big"), what="the big pod's gated event")
         stored = await (await bus.typed_kv(m.KV_PODS, Pod)).get("default/big")
         assert stored is not None and len(stored.spec.containers[0].args) > 1000
 
@@ -74,12 +75,12 @@ async def test_a_pod_too_big_for_the_bus_is_refused_alone(sandbox: Sandbox, kube
                     await kube.patch(pod_path("default", "huge"), {"metadata": {"labels": {"round": str(i)}}},
                                      content_type=MERGE_PATCH)
                 await kube.request("POST", collection_path("v1", "pods", "default"), body=pod_body("web", gates=[GATE]))
-                await wait_for(lambda: changes_of(bus, "web"), message="an ordinary pod after the poison")
-                warnings = await wait_for(lambda: warnings_on(kube, "huge"), message="a Warning on the huge pod")
+                await eventually(lambda: changes_of(bus, "web"), what="an ordinary pod after the poison")
+                warnings = await eventually(lambda: warnings_on(kube, "huge"), what="a Warning on the huge pod")
                 assert {w["reason"] for w in warnings} == {RefusalReason.OBJECT_TOO_LARGE.value}
                 assert all("max_payload" in w["message"] for w in warnings)
                 assert warnings[0]["source"]["component"] == "spillway-watcher"
-                state = svc.service.state  # type: ignore[attr-defined]
+                state = svc.service.state
                 await state.pipeline.drain()
                 assert state.pipeline.active_keys == 0  # nothing left retrying
                 assert await changes_of(bus, "huge") == []

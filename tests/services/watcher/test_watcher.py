@@ -9,11 +9,12 @@ import pytest
 
 from services.watcher.classify import classify, message_id
 from services.watcher.main import build_service
-from spillway.bus import Bus
+from spillway.bus import Bus, TypedKV
 from spillway.kube import KubeClient, pod_path
 from spillway.kube.client import MERGE_PATCH, collection_path, node_path, object_path
 from spillway.model import messages as m
-from spillway.model.kube import Pod, from_builtins
+from spillway.model.kube import Node, Pod, ReplicaSet, from_builtins
+from tests.fixtures.eventually import eventually
 from tests.services.conftest import (
     UNSCHEDULABLE_STATUS,
     ServiceEnv,
@@ -21,7 +22,6 @@ from tests.services.conftest import (
     local_node_body,
     pod_body,
     super_node_body,
-    wait_for,
 )
 
 GATE = "spillway.io/placement"
@@ -70,7 +70,7 @@ def test_message_ids() -> None:
 async def test_pod_lifecycle_events_and_kv(services_env: ServiceEnv, bus: Bus, kube: KubeClient) -> None:
     async with services_env.run(build_service):
         await kube.request("POST", collection_path("v1", "pods", "default"), body=pod_body("web-1", gates=[GATE]))
-        await wait_for(lambda: pod_changes(bus, "web-1"), message="gated event")
+        await eventually(lambda: pod_changes(bus, "web-1"), what="gated event")
         # the gate goes (as placement would do), the scheduler finds no room
         await kube.patch(pod_path("default", "web-1"), {"spec": {"schedulingGates": None}}, content_type=MERGE_PATCH)
         await kube.patch(pod_path("default", "web-1") + "/status", UNSCHEDULABLE_STATUS, content_type=MERGE_PATCH)
@@ -79,13 +79,13 @@ async def test_pod_lifecycle_events_and_kv(services_env: ServiceEnv, bus: Bus, k
                          content_type=MERGE_PATCH)
         await kube.delete(pod_path("default", "web-1"), grace_seconds=30)
         pods = await bus.typed_kv(m.KV_PODS, Pod)
-        terminating = await wait_for(lambda: pods.get("default/web-1"), message="pod in KV")
+        terminating = await eventually(lambda: pods.get("default/web-1"), what="pod in KV")
         await kube.delete(pod_path("default", "web-1"), grace_seconds=0)
         expected = ["gated", "unschedulable", "bound", "terminating", "deleted"]
-        changes = await wait_for(lambda: _when_len(pod_changes(bus, "web-1"), 5), message="five events")
+        changes = await eventually(lambda: _when_len(pod_changes(bus, "web-1"), 5), what="five events")
         assert changes == expected
         assert terminating.metadata.name == "web-1"
-        await wait_for(lambda: _absent(pods, "default/web-1"), message="pod removed from KV")
+        await eventually(lambda: _absent(pods, "default/web-1"), what="pod removed from KV")
         records = [r for r in await bus_records(bus, "spillway.pod.>")]
         uid = records[0].message.pod.metadata.uid
         assert [r.msg_id for r in records][2:] == [f"{uid}:bound:node-a", f"{uid}:terminating", f"{uid}:deleted"]
@@ -96,7 +96,7 @@ async def _when_len(value: Any, n: int) -> Any:
     return got if len(got) >= n else None
 
 
-async def _absent(kv: Any, key: str) -> bool:
+async def _absent(kv: TypedKV[Any], key: str) -> bool:
     return await kv.get(key) is None
 
 
@@ -117,25 +117,27 @@ async def test_kv_holds_latest_pod_node_and_config_state(services_env: ServiceEn
                        "template": {"metadata": {"labels": {"app": "web"}},
                                     "spec": {"containers": [{"name": "a", "image": "x"}]}}}}
         await kube.request("POST", collection_path("apps/v1", "replicasets", "default"), body=rs)
-        configs = await bus.typed_kv(m.KV_CONFIG)
-        got = await wait_for(lambda: configs.get(m.CONFIG_KEY_EKS), message="config in KV")
+        configs: TypedKV[m.ConfigEvent] = await bus.typed_kv(m.KV_CONFIG)
+        got = await eventually(lambda: configs.get(m.CONFIG_KEY_EKS), what="config in KV")
         assert got.data == {"AUTO_SCALE_EKS": "false"}
         await kube.patch(object_path("v1", "configmaps", "eks-config", "kube-system"),
                          {"data": {"AUTO_SCALE_EKS": "true"}}, content_type=MERGE_PATCH)
-        await wait_for(lambda: _config_is(configs, "true"), message="config updated in KV")
-        nodes = await bus.typed_kv(m.KV_NODES)
-        node = await wait_for(lambda: nodes.get("eklet-subnet-a"), message="super node in KV")
+        await eventually(lambda: _config_is(configs, "true"), what="config updated in KV")
+        nodes: TypedKV[Node] = await bus.typed_kv(m.KV_NODES)
+        node = await eventually(lambda: nodes.get("eklet-subnet-a"), what="super node in KV")
         assert node.is_super_node() and node.is_ready()
-        rsets = await bus.typed_kv(m.KV_REPLICASETS)
-        got_rs = await wait_for(lambda: rsets.get("default/web-5d4f"), message="replicaset in KV")
-        assert got_rs.metadata.controller_ref().name == "web"
+        rsets: TypedKV[ReplicaSet] = await bus.typed_kv(m.KV_REPLICASETS)
+        got_rs = await eventually(lambda: rsets.get("default/web-5d4f"), what="replicaset in KV")
+        owner = got_rs.metadata.controller_ref()
+        assert owner is not None
+        assert owner.name == "web"
         await kube.delete(node_path("node-a"))
-        await wait_for(lambda: _absent(nodes, "node-a"), message="node removed")
+        await eventually(lambda: _absent(nodes, "node-a"), what="node removed")
         subjects = [r.subject for r in await bus_records(bus, "spillway.>")]
         assert m.NODE_DELETED in subjects and subjects.count(m.CONFIG_CHANGED) == 2  # never the unrelated one
 
 
-async def _config_is(configs: Any, value: str) -> bool:
+async def _config_is(configs: TypedKV[m.ConfigEvent], value: str) -> bool:
     got = await configs.get(m.CONFIG_KEY_EKS)
     return got is not None and got.data.get("AUTO_SCALE_EKS") == value
 
@@ -145,8 +147,8 @@ async def test_restart_republishes_pending_and_prunes_deleted(services_env: Serv
     await kube.request("POST", collection_path("v1", "pods", "default"), body=pod_body("early", gates=[GATE]))
     await kube.request("POST", collection_path("v1", "pods", "default"), body=pod_body("doomed"))
     async with services_env.run(build_service):  # the first list publishes what is already pending
-        await wait_for(lambda: pod_changes(bus, "early"), message="pending pod published at startup")
-    pods = await bus.typed_kv(m.KV_PODS)
+        await eventually(lambda: pod_changes(bus, "early"), what="pending pod published at startup")
+    pods: TypedKV[Pod] = await bus.typed_kv(m.KV_PODS)
     assert await pods.get("default/doomed") is not None
     # while no watcher runs: one pod is deleted, one becomes pending, one appears
     await kube.delete(pod_path("default", "doomed"), grace_seconds=0)
@@ -166,19 +168,19 @@ async def test_watch_resumes_after_410_without_loss_or_duplicates(services_env: 
                                                                   kube: KubeClient) -> None:
     services_env.sandbox.store.watch_history = 3  # tiny watch cache: a reconnect will be too old
     async with services_env.run(build_service) as svc:
-        reflector = svc.service.state.reflectors[m.KV_PODS]  # type: ignore[attr-defined]
+        reflector = svc.service.state.reflectors[m.KV_PODS]
         relists = reflector.relists
         await kube.request("POST", collection_path("v1", "pods", "default"), body=pod_body("a-0", gates=[GATE]))
-        await wait_for(lambda: pod_changes(bus, "a-0"))
+        await eventually(lambda: pod_changes(bus, "a-0"), what="the gated event of a-0")
         services_env.sandbox.store.close_watchers()  # every stream ends; reflectors resume from their RV
         for i in range(1, 8):
             await services_env.sandbox.store.create("pods", pod_body(f"a-{i}", gates=[GATE]))
-        await wait_for(lambda: reflector.relists > relists, message="relisted after 410")
+        await eventually(lambda: reflector.relists > relists, what="relisted after 410")
         await kube.request("POST", collection_path("v1", "pods", "default"), body=pod_body("a-8", gates=[GATE]))
 
         async def all_published() -> list[str] | None:
             names = sorted(r.message.pod.metadata.name for r in await bus_records(bus, "spillway.pod.>"))
             return names if len(names) >= 9 else None
 
-        names = await wait_for(all_published, message="nine gated events")
+        names = await eventually(all_published, what="nine gated events")
         assert names == [f"a-{i}" for i in range(9)]

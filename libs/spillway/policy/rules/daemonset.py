@@ -5,7 +5,6 @@ from __future__ import annotations
 from spillway.model.kube import Pod
 from spillway.policy.rules.base import Rule, RuleContext
 from spillway.policy.status import Code, RuleResult, allowed
-from spillway.policy.workload import is_daemonset_pod
 
 NAME = "daemonset"
 REASON = "DaemonsetForbidden"
@@ -16,7 +15,7 @@ def message(pod: Pod) -> str:
 
 
 def check(pod: Pod, ctx: RuleContext) -> RuleResult:
-    if is_daemonset_pod(pod):
+    if pod.is_daemonset_pod():
         return RuleResult(NAME, Code.NEVER_POSSIBLE, REASON, message(pod))
     return allowed(NAME)
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import msgspec
-
-from spillway.model.kube import Node, Pod
-from spillway.policy.matching import pod_fits_node_selection, untolerated_taints
+from spillway.sandbox import nodematch
 from spillway.sandbox.controllers.base import Reconciler, copy_obj, owned, slow_start, write_status
 from spillway.sandbox.controllers.podstate import is_active, is_finished, is_ready, is_terminating
 from spillway.sandbox.controllers.template import pod_from_template
@@ -60,9 +57,10 @@ def daemon_pod_spec(template_spec: Obj, node_name: str) -> Obj:
 
 def should_run(template_spec: Obj, node: Obj) -> bool:
     """NodeShouldRunDaemonPod: taints tolerated and node selection matched."""
-    pod = msgspec.convert({"spec": daemon_pod_spec(template_spec, node["metadata"]["name"])}, Pod)
-    view = msgspec.convert(node, Node)
-    return not untolerated_taints(pod.spec.tolerations, view.spec.taints) and pod_fits_node_selection(pod, view)
+    spec = daemon_pod_spec(template_spec, node["metadata"]["name"])
+    taints = (node.get("spec") or {}).get("taints")
+    return nodematch.first_untolerated(spec.get("tolerations"), taints) is None \
+        and nodematch.fits_node_selection(spec, node)
 
 
 def target_node(pod: Obj) -> str:

@@ -1,8 +1,9 @@
-"""PolicyOptions from the configuration file, shared by placement and admission (they must agree)."""
+"""PolicyOptions from the configuration file: placement, admission and cloud-provisioner all read
+the policy, and they must agree, so they all build it here."""
 
 from __future__ import annotations
 
-from spillway.config import Config
+from spillway.config.schema import Config
 from spillway.policy import PolicyOptions
 
 
