@@ -6,8 +6,6 @@ would have pinned the pod to a super node kube-scheduler never binds it to."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from spillway.model.kube import Node, Pod, from_builtins
@@ -19,31 +17,14 @@ from spillway.policy.rules import affinity as affinity_rule
 from spillway.policy.rules.base import RuleContext
 from spillway.policy.status import Code
 from spillway.policy.workload import WorkloadKey
+from tests.fixtures.affinity import Obj, affinity, expr, exprs, field
 from tests.policy.builders import pod_dict, super_node
-
-Obj = dict[str, Any]
 
 NODE = from_builtins({"metadata": {"name": "node-1", "labels": {"zone": "a", "disk": "ssd", "cores": "8"}}}, Node)
 
 
-def expr(key: str, operator: str, *values: str) -> Obj:
-    out: Obj = {"key": key, "operator": operator}
-    if values:
-        out["values"] = list(values)
-    return out
 
 
-def field(operator: str, *values: str, key: str = "metadata.name") -> Obj:
-    return {"key": key, "operator": operator, "values": list(values)}
-
-
-def exprs(*requirements: Obj) -> Obj:
-    return {"matchExpressions": list(requirements)}
-
-
-def affinity(*terms: Obj) -> Obj:
-    return {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": list(terms)}}}}
 
 
 def fits(spec: Obj, node: Node = NODE) -> bool:

@@ -11,8 +11,7 @@ import pytest
 
 from spillway.sandbox import nodematch
 from spillway.sandbox.controllers.daemonset import should_run
-
-Obj = dict[str, Any]
+from tests.fixtures.affinity import Obj, affinity, expr, exprs, field
 
 TAINT = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
 
@@ -82,24 +81,8 @@ NODE = {"metadata": {"name": "node-1", "labels": {"zone": "a", "disk": "ssd", "c
                                                  "big": "99999999999999999999"}}}
 
 
-def expr(key: str, operator: str, *values: str) -> Obj:
-    out: Obj = {"key": key, "operator": operator}
-    if values:
-        out["values"] = list(values)
-    return out
 
 
-def field(operator: str, *values: str, key: str = "metadata.name") -> Obj:
-    return {"key": key, "operator": operator, "values": list(values)}
-
-
-def affinity(*terms: Obj) -> Obj:
-    return {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": list(terms)}}}}
-
-
-def exprs(*requirements: Obj) -> Obj:
-    return {"matchExpressions": list(requirements)}
 
 
 SELECTION = [
