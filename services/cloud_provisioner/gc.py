@@ -3,9 +3,10 @@
 Safe by construction, in this order: (1) only the elected leader collects; (2) the view of live
 pods is a fresh list from the API (one consistent snapshot per super node), taken before the
 instances are listed, and a failed list skips the round; (3) only names under this cluster's
-prefix are considered; (4) an instance is deleted only once both its CreationTime and the moment
-this collector first saw it orphaned are older than the grace period — an instance created for a
-pod bound after the list, or seen orphaned once by accident, survives.
+prefix are considered (`InstanceNaming`: it hashes the cluster's own uid, so another cluster with
+the same config has another prefix); (4) an instance is deleted only once both its CreationTime
+and the moment this collector first saw it orphaned are older than the grace period — an instance
+created for a pod bound after the list, or seen orphaned once by accident, survives.
 
 A terminating pod does not keep its instance alive: if its delete was lost (a create raced it on
 another replica), collecting the instance lets node-status finish the pod's deletion.
@@ -25,7 +26,7 @@ import msgspec
 from prometheus_client import Counter
 
 from services.cloud_provisioner.metrics import INSTANCES_DELETED
-from spillway.cloud import Instance, InstanceProvider, instance_name, name_prefix
+from spillway.cloud import Instance, InstanceNaming, InstanceProvider
 from spillway.kube import KubeClient
 from spillway.kube.client import collection_path
 from spillway.loops import SYSTEM_CLOCK, Clock, Liveness, every
@@ -46,11 +47,12 @@ class OrphanCollector:
     """`run_once()` is one collection round; `run(is_leader)` repeats it every `interval` seconds as a
     supervised loop (`spillway.loops.every`: a failed round is logged, counted and backed off)."""
 
-    def __init__(self, *, client: KubeClient, provider: InstanceProvider, cluster_id: str, nodes: Iterable[str],
-                 grace: float = 120.0, interval: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, client: KubeClient, provider: InstanceProvider, naming: InstanceNaming,
+                 nodes: Iterable[str], grace: float = 120.0, interval: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.client = client
         self.provider = provider
-        self.cluster_id = cluster_id
+        self.naming = naming
         self.nodes = sorted(nodes)
         self.grace = grace
         self.interval = interval
@@ -74,10 +76,10 @@ class OrphanCollector:
                         "node": node, "uid": uid, "error": describe_error(exc)})
                     if not uid:
                         raise UnreadablePod(f"a pod on {node} has no readable uid: {describe_error(exc)}") from None
-                    names.add(instance_name(self.cluster_id, uid))
+                    names.add(self.naming.name(uid))
                     continue
                 if not pod.is_terminating():
-                    names.add(instance_name(self.cluster_id, pod.metadata.uid))
+                    names.add(self.naming.name(pod.metadata.uid))
         return names
 
     def orphans(self, instances: Iterable[Instance], live: set[str], now: float) -> list[Instance]:
@@ -97,7 +99,7 @@ class OrphanCollector:
     async def run_once(self) -> list[str]:
         """One round; returns the ids deleted."""
         live = await self.live_names()
-        instances = await self.provider.list_by_name_prefix(name_prefix(self.cluster_id))
+        instances = await self.provider.list_by_name_prefix(self.naming.prefix)
         due = self.orphans(instances, live, self.clock())
         if not due:
             return []

@@ -1,6 +1,10 @@
 """The cloud-provisioner service: creates and deletes TKE Serverless container instances for pods
 bound to super nodes, and collects orphaned instances (docs/design.md §2).
 
+Start-up first reads which cluster this is (`spillway.kube.wait_for_cluster_uid`: the uid of
+`kube-system`, tried again until it answers): every instance name, and so what the orphan
+collector may delete, derives from it with `cloud.clusterID` (`spillway.cloud.InstanceNaming`).
+
 Handlers (acked after the side effect; redelivered with backoff; dead-lettered when hopeless):
 - `spillway.pod.bound` → create the instance (`provisioner.Provisioner.on_bound`), many pods in
   parallel (`provisioner.createConcurrency`);
@@ -24,9 +28,9 @@ from services.cloud_provisioner.gc import OrphanCollector
 from services.cloud_provisioner.provisioner import Provisioner
 from services.cloud_provisioner.resolve import Resolver
 from services.cloud_provisioner.settings import super_nodes
-from spillway.cloud import InstanceProvider, provider_from_config
+from spillway.cloud import InstanceNaming, InstanceProvider, provider_from_config
 from spillway.config import Config
-from spillway.kube import KubeClient
+from spillway.kube import KubeClient, wait_for_cluster_uid
 from spillway.kube.events import EventRecorder
 from spillway.kube.leader import LeaderElector, leader_identity
 from spillway.loops import Backoff
@@ -50,6 +54,7 @@ class ProvisionerState:
     provisioner: Provisioner | None = None
     elector: LeaderElector | None = None
     collector: OrphanCollector | None = None
+    naming: InstanceNaming | None = None
 
 
 class ProvisionerService(Service):
@@ -70,6 +75,9 @@ def build_service(*, provider_factory: ProviderFactory = provider_from_config,
     async def start(ctx: Context) -> None:
         config = ctx.config
         state.client = client = await KubeClient.connect(config.kubernetes.kubeconfig or None)
+        uid = await wait_for_cluster_uid(client, clock=ctx.clock, liveness=ctx.liveness)
+        state.naming = naming = InstanceNaming(config.cloud.cluster_id, uid)
+        ctx.log.info("cluster identity read", extra={"cluster_uid": uid, "instance_prefix": naming.prefix})
         state.provider = provider = provider_factory(config)
         nodes_kv = await ctx.bus.typed_kv(m.KV_NODES, Node)
 
@@ -79,10 +87,10 @@ def build_service(*, provider_factory: ProviderFactory = provider_from_config,
         resolver = Resolver(client, config, super_nodes(config), node_view)
         recorder = EventRecorder(client, f"spillway-{NAME}", socket.gethostname())
         state.provisioner = Provisioner(config=config, client=client, provider=provider, bus=ctx.bus,
-                                        recorder=recorder, resolver=resolver, clock=clock)
+                                        recorder=recorder, resolver=resolver, naming=naming, clock=clock)
         state.elector = LeaderElector(client, config.provisioner.leader_election_namespace, GC_LEASE,
                                       leader_identity(), clock=ctx.clock)
-        state.collector = OrphanCollector(client=client, provider=provider, cluster_id=config.cloud.cluster_id,
+        state.collector = OrphanCollector(client=client, provider=provider, naming=naming,
                                           nodes=super_nodes(config), grace=config.provisioner.gc_grace_seconds,
                                           interval=config.provisioner.gc_interval_seconds, clock=clock)
 
@@ -126,7 +134,7 @@ def build_service(*, provider_factory: ProviderFactory = provider_from_config,
         if state.client is not None:
             await state.client.close()
             state.client = None
-        state.provisioner = state.collector = None
+        state.provisioner = state.collector = state.naming = None
 
     return service
 

@@ -1,10 +1,10 @@
 """Pod bound to a super node → one container instance; pod terminating or deleted → none.
 
 Why it is safe to run twice (redelivery, a restart, two replicas): the instance name is derived
-from the cluster id and the pod uid, and the provider looks it up before it creates. The pod is
-read fresh from the API first, so a stale event for a pod that is gone or terminating creates
-nothing. A create that finishes after this replica saw the pod go is undone at once; one that
-races another replica's delete is left to the orphan collector.
+from the cluster's identity and the pod uid (`InstanceNaming`), and the provider looks it up
+before it creates. The pod is read fresh from the API first, so a stale event for a pod that is
+gone or terminating creates nothing. A create that finishes after this replica saw the pod go is
+undone at once; one that races another replica's delete is left to the orphan collector.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from services.cloud_provisioner.metrics import CLOUD_ERRORS, INSTANCES_CREATED, 
 from services.cloud_provisioner.resolve import Resolver
 from services.cloud_provisioner.settings import super_nodes
 from spillway.bus import Bus, TemporaryError, current_delivery
-from spillway.cloud import CloudError, CreateRequest, InstanceProvider, RetryableError, instance_name
+from spillway.cloud import CloudError, CreateRequest, InstanceNaming, InstanceProvider, RetryableError
 from spillway.config import Config, policy_options
 from spillway.kube import KubeClient, NotFound, pod_path
 from spillway.kube.events import EventRecorder, ObjectRef
@@ -46,7 +46,8 @@ class Provisioner:
     """The two handlers' logic; one per running service."""
 
     def __init__(self, *, config: Config, client: KubeClient, provider: InstanceProvider, bus: Bus,
-                 recorder: EventRecorder, resolver: Resolver, clock: Callable[[], float] = time.time) -> None:
+                 recorder: EventRecorder, resolver: Resolver, naming: InstanceNaming,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.client = client
         self.provider = provider
@@ -56,11 +57,11 @@ class Provisioner:
         self.clock = clock
         self.nodes = super_nodes(config)
         self.rule_context = RuleContext(options=policy_options(config))
-        self.cluster_id = config.cloud.cluster_id
+        self.naming = naming
         self._gone: OrderedDict[str, None] = OrderedDict()
 
     def instance_name(self, pod: Pod) -> str:
-        return instance_name(self.cluster_id, pod.metadata.uid)
+        return self.naming.name(pod.metadata.uid)
 
     # ---- bound → create -------------------------------------------------------------------------
 

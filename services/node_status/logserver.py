@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from spillway.cloud import CloudError, InstanceProvider, LogSource, NotFoundError, instance_name
+from spillway.cloud import CloudError, InstanceNaming, InstanceProvider, LogSource, NotFoundError
 from spillway.kube import KubeClient, NotFound, pod_path
 from spillway.model.kube import Pod
 
@@ -39,12 +39,12 @@ def new_lines(before: list[str], after: list[str]) -> list[str]:
 class LogServer:
     """aiohttp over TLS; `port` is the bound port once started."""
 
-    def __init__(self, client: KubeClient, provider: InstanceProvider, cluster_id: str, *, host: str, port: int,
-                 ssl_context: ssl.SSLContext, follow_interval: float = 2.0,
+    def __init__(self, client: KubeClient, provider: InstanceProvider, naming: InstanceNaming, *, host: str,
+                 port: int, ssl_context: ssl.SSLContext, follow_interval: float = 2.0,
                  is_ours: Callable[[str], bool] = lambda node: True) -> None:
         self.client = client
         self.provider = provider
-        self.cluster_id = cluster_id
+        self.naming = naming
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
@@ -77,7 +77,7 @@ class LogServer:
             raise web.HTTPNotFound(text=f"pod {namespace}/{name} not found\n") from None
         if not self.is_ours(pod.spec.node_name):
             raise web.HTTPNotFound(text=f"pod {namespace}/{name} is not on a super node\n")
-        iname = instance_name(self.cluster_id, pod.metadata.uid)
+        iname = self.naming.name(pod.metadata.uid)
         found = (await self.provider.describe_by_names([iname])).get(iname)
         if found is None:
             raise web.HTTPNotFound(text=f"pod {namespace}/{name} has no container instance (yet)\n")

@@ -11,6 +11,10 @@ counted and backed off; the loop goes on; one that hangs fails /healthz), all of
 work (`LeaderElector.while_leading`): cancelled together when leadership is lost. No loop needs
 the bus except the running announcements, so a NATS outage delays those and nothing else.
 
+Start-up first reads which cluster this is (`spillway.kube.wait_for_cluster_uid`, tried again
+until it answers): the pod sync and the log endpoint find a pod's instance by a name derived from
+it (`spillway.cloud.InstanceNaming`), as cloud-provisioner created it.
+
 Bus handlers only feed hints to the tracked set; a standby hands them back (nak) so they reach
 the leader. `build_service()` makes a fresh Service; `service` is what `spillway run node-status` runs.
 """
@@ -35,9 +39,9 @@ from services.node_status.settings import node_address, node_names
 from services.node_status.sync import PodSync, Tracked
 from services.node_status.tls import self_signed, server_context
 from spillway.bus import TemporaryError
-from spillway.cloud import Instance, InstanceProvider, provider_from_config
+from spillway.cloud import Instance, InstanceNaming, InstanceProvider, provider_from_config
 from spillway.config import Config
-from spillway.kube import KubeClient
+from spillway.kube import KubeClient, wait_for_cluster_uid
 from spillway.kube.events import EventRecorder
 from spillway.kube.leader import LeaderElector, leader_identity
 from spillway.loops import every, until_ok
@@ -65,6 +69,7 @@ class NodeStatusState:
     elector: LeaderElector | None = None
     logs: LogServer | None = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
+    naming: InstanceNaming | None = None
 
 
 class NodeStatusService(Service):
@@ -75,7 +80,7 @@ class NodeStatusService(Service):
         self.state = NodeStatusState()
 
 
-async def _start_log_server(config: Config, client: KubeClient, provider: InstanceProvider,
+async def _start_log_server(config: Config, client: KubeClient, provider: InstanceProvider, naming: InstanceNaming,
                             address: str) -> tuple[LogServer | None, tempfile.TemporaryDirectory[str] | None]:
     ns = config.node_status
     ca = ns.client_ca_file or client.ca_file or ""
@@ -87,7 +92,7 @@ async def _start_log_server(config: Config, client: KubeClient, provider: Instan
     if not ns.cert_file or not ns.key_file:
         tmp = tempfile.TemporaryDirectory(prefix="spillway-node-status-")
         cert, key = self_signed(Path(tmp.name), [address, "localhost"])
-    server = LogServer(client, provider, config.cloud.cluster_id, host="0.0.0.0", port=ns.kubelet_port,
+    server = LogServer(client, provider, naming, host="0.0.0.0", port=ns.kubelet_port,
                        ssl_context=server_context(cert, key, Path(ca)), is_ours=set(node_names(config)).__contains__)
     await server.start()
     log.info("kubelet log endpoint listening", extra={"port": server.port, "self_signed": tmp is not None})
@@ -142,16 +147,19 @@ def build_service(*, provider_factory: ProviderFactory = provider_from_config,
         config = ctx.config
         ns = config.node_status
         state.client = client = await KubeClient.connect(config.kubernetes.kubeconfig or None)
+        uid = await wait_for_cluster_uid(client, clock=ctx.clock, liveness=ctx.liveness)
+        state.naming = naming = InstanceNaming(config.cloud.cluster_id, uid)
+        ctx.log.info("cluster identity read", extra={"cluster_uid": uid, "instance_prefix": naming.prefix})
         state.provider = provider = provider_factory(config)
         address = node_address(config)
-        logs, tmp = await _start_log_server(config, client, provider, address)
+        logs, tmp = await _start_log_server(config, client, provider, naming, address)
         state.logs, state.tmp = logs, tmp
         identity = leader_identity()
         nodes = super_nodes_from(config, address, logs.port if logs else 0)
         recorder = EventRecorder(client, f"spillway-{NAME}", socket.gethostname())
         state.registrar = NodeRegistrar(client, nodes, identity=identity, clock=clock)
         state.health = CloudHealth(probe_factory(provider), threshold=ns.cloud_failure_threshold)
-        state.sync = PodSync(client=client, provider=provider, cluster_id=config.cloud.cluster_id,
+        state.sync = PodSync(client=client, provider=provider, naming=naming,
                              host_ips={n.name: address for n in nodes}, recorder=recorder, clock=clock,
                              on_running=announce_running)
         state.elector = LeaderElector(client, ns.leader_election_namespace, LEADER_LEASE, identity, clock=ctx.clock)
@@ -206,7 +214,7 @@ def build_service(*, provider_factory: ProviderFactory = provider_from_config,
         if state.tmp is not None:
             state.tmp.cleanup()
             state.tmp = None
-        state.registrar, state.health, state.sync = None, None, None
+        state.registrar, state.health, state.sync, state.naming = None, None, None, None
 
     return service
 

@@ -37,7 +37,7 @@ from prometheus_client import Counter
 
 from services.node_status.podstatus import pod_status
 from spillway.bus import is_permanent
-from spillway.cloud import Instance, InstanceProvider, instance_name
+from spillway.cloud import Instance, InstanceNaming, InstanceProvider
 from spillway.kube import Conflict, KubeClient, KubeError, NotFound, pod_path
 from spillway.kube.client import collection_path
 from spillway.kube.events import EventRecorder, ObjectRef
@@ -91,13 +91,13 @@ def fingerprint(status: Mapping[str, Any]) -> str:
 class PodSync:
     """The tracked pods of our super nodes and what `sync_once` does with them."""
 
-    def __init__(self, *, client: KubeClient, provider: InstanceProvider, cluster_id: str,
+    def __init__(self, *, client: KubeClient, provider: InstanceProvider, naming: InstanceNaming,
                  host_ips: Mapping[str, str], recorder: EventRecorder | None = None,
                  clock: Callable[[], float] = time.time,
                  on_running: Callable[[Tracked, Instance], Awaitable[None]] | None = None) -> None:
         self.client = client
         self.provider = provider
-        self.cluster_id = cluster_id
+        self.naming = naming
         self.host_ips = dict(host_ips)
         self.recorder = recorder
         self.clock = clock
@@ -116,7 +116,7 @@ class PodSync:
         uid = pod.metadata.uid
         t = self.tracked.get(uid)
         if t is None:
-            t = self.tracked[uid] = Tracked(pod, instance_name(self.cluster_id, uid))
+            t = self.tracked[uid] = Tracked(pod, self.naming.name(uid))
         t.pod = pod
         t.terminating = t.terminating or pod.is_terminating()
         t.terminal = t.terminal or pod.is_finished()

@@ -27,8 +27,8 @@ import nats.errors
 from bench.scenarios import deployment as bench_deployment
 from spillway.cli.demo import ensure_eks_config
 from spillway.cli.stack import CLUSTER_ID, LocalStack, StackOptions
-from spillway.cloud.naming import instance_name, name_prefix
-from spillway.kube import KubeClient
+from spillway.cloud import InstanceNaming
+from spillway.kube import KubeClient, cluster_uid
 from spillway.kube.client import collection_path
 from spillway.model import messages
 from spillway.model.kube import Pod, decode_pod
@@ -208,11 +208,12 @@ class Verdict:
 async def assess(stack: ChaosStack, kube: KubeClient, app: str, desired: int) -> Verdict:
     pods = await list_pods(kube, app)
     state = await stack.emulator_state()
-    prefix = name_prefix(CLUSTER_ID)
+    naming = InstanceNaming(CLUSTER_ID, await cluster_uid(kube))
+    prefix = naming.prefix
     names = Counter(i["EksCiName"] for i in state["instances"] if i["EksCiName"].startswith(prefix))
     # Every pod this cluster still has (any app): an instance for one of them is not an orphan.
     everyone = await kube.get_as(collection_path("v1", "pods"), dict[str, Any])
-    owned = {instance_name(CLUSTER_ID, item["metadata"]["uid"]) for item in everyone.get("items", [])}
+    owned = {naming.name(item["metadata"]["uid"]) for item in everyone.get("items", [])}
     verdict = Verdict(desired=desired, instances=sum(names.values()))
     verdict.duplicates = {name: n for name, n in names.items() if n > 1}
     verdict.orphans = sorted(name for name in names if name not in owned)
@@ -226,7 +227,7 @@ async def assess(stack: ChaosStack, kube: KubeClient, app: str, desired: int) ->
             verdict.running += 1
             if on_cloud:
                 verdict.cloud_running += 1
-                if names.get(instance_name(CLUSTER_ID, pod.metadata.uid), 0) == 0:
+                if names.get(naming.name(pod.metadata.uid), 0) == 0:
                     verdict.missing_instance.append(name)
         elif phase == "Failed":
             if pod.status.reason:

@@ -13,6 +13,7 @@ from spillway.cloud import (
     CloudError,
     CreateRequest,
     EventSource,
+    InstanceNaming,
     InstanceProvider,
     InvalidRequestError,
     LogSource,
@@ -20,8 +21,6 @@ from spillway.cloud import (
     RetryableError,
     SoldOutError,
     TkeProvider,
-    instance_name,
-    name_prefix,
 )
 from spillway.cloud.provider import HealthProbe
 from spillway.cloud.retry import NO_RETRY
@@ -33,13 +32,17 @@ DELETE = "DeleteEKSContainerInstances"
 CREATE = "CreateEKSContainerInstances"
 
 
-def request(uid: str, cluster: str = "test-cluster", **overrides: Any) -> CreateRequest:
+NAMING = InstanceNaming("test-cluster", "8d0f6a57-1c1e-4b7e-9a55-2f5e0e1c0001")
+"""This cluster's names; another cluster with the same clusterID has another uid."""
+
+
+def request(uid: str, naming: InstanceNaming = NAMING, **overrides: Any) -> CreateRequest:
     params: dict[str, Any] = {
         "Containers": [{"Name": "app", "Image": "nginx:1.27"}], "SecurityGroupIds": ["sg-1"],
         "SubnetId": "subnet-aaa", "VpcId": "vpc-1", "Cpu": 1.0, "Memory": 2.0,
     }
     params.update(overrides)
-    return CreateRequest(name=instance_name(cluster, uid), params=params)
+    return CreateRequest(name=naming.name(uid), params=params)
 
 
 def names_on(emu: Emulator) -> list[str]:
@@ -67,14 +70,14 @@ async def test_create_is_idempotent_by_name(emulator: Emulator, cloud_client: Tk
     again = await cloud_client.create(request("pod-1"))
     concurrent = await asyncio.gather(*(cloud_client.create(request("pod-2")) for _ in range(5)))
     assert first == again and len(set(concurrent)) == 1
-    assert names_on(emulator) == sorted(instance_name("test-cluster", u) for u in ("pod-1", "pod-2"))
+    assert names_on(emulator) == sorted(NAMING.name(u) for u in ("pod-1", "pod-2"))
 
 
 async def test_instance_view(emulator: Emulator, emulator_clock: MutableClock, cloud_client: TkeProvider) -> None:
     id_ = await cloud_client.create(request("pod-1"))
     inst = (await cloud_client.describe([id_]))[id_]
     assert (inst.id, inst.name, inst.status, inst.subnet_id, inst.zone) == (
-        id_, instance_name("test-cluster", "pod-1"), "Running", "subnet-aaa", "ap-guangzhou-3")
+        id_, NAMING.name("pod-1"), "Running", "subnet-aaa", "ap-guangzhou-3")
     assert inst.private_ip and inst.created_at is not None and inst.cpu == 1 and inst.memory_gib == 2
     (container,) = inst.containers
     assert (container.name, container.image, container.state, container.restart_count) == (
@@ -86,10 +89,11 @@ async def test_instance_view(emulator: Emulator, emulator_clock: MutableClock, c
 
 async def test_describe_by_names_and_prefix(emulator: Emulator, cloud_client: TkeProvider) -> None:
     ids = {uid: await cloud_client.create(request(uid)) for uid in ("a", "b")}
-    other = await cloud_client.create(request("a", cluster="other-cluster"))
-    found = await cloud_client.describe_by_names([instance_name("test-cluster", "a"), "spw-nothing"])
-    listed = await cloud_client.list_by_name_prefix(name_prefix("test-cluster"))
-    assert {n: i.id for n, i in found.items()} == {instance_name("test-cluster", "a"): ids["a"]}
+    other_cluster = InstanceNaming("test-cluster", "8d0f6a57-1c1e-4b7e-9a55-2f5e0e1c0002")  # same clusterID
+    other = await cloud_client.create(request("a", other_cluster))
+    found = await cloud_client.describe_by_names([NAMING.name("a"), "spw-nothing"])
+    listed = await cloud_client.list_by_name_prefix(NAMING.prefix)
+    assert {n: i.id for n, i in found.items()} == {NAMING.name("a"): ids["a"]}
     assert sorted(i.id for i in listed) == sorted(ids.values()) and other not in {i.id for i in listed}
 
 
@@ -126,7 +130,7 @@ async def test_retries_reach_success_without_duplicates(emulator: Emulator, clou
     ids = await asyncio.gather(*(cloud_client.create(request(u)) for u in uids))
     assert len(set(ids)) == 30
     for uid in uids:
-        assert emulator.state.count_by_name(instance_name("test-cluster", uid)) == 1
+        assert emulator.state.count_by_name(NAMING.name(uid)) == 1
     described = await cloud_client.describe(ids)
     assert set(described) == set(ids)
     await cloud_client.delete(ids)

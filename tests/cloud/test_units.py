@@ -15,11 +15,10 @@ from spillway.cloud import (
     QuotaError,
     RetryableError,
     SoldOutError,
-    instance_name,
-    name_prefix,
 )
 from spillway.cloud.batcher import Batcher
 from spillway.cloud.errors import classify
+from spillway.cloud.naming import InstanceNaming
 from spillway.cloud.ratelimit import TokenBucket
 from spillway.cloud.retry import CloudRetry
 from spillway.loops import Backoff, call_with_retry
@@ -27,6 +26,10 @@ from tests.fixtures.clock import FakeClock
 
 NAME_RULE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 UID = "6f1c1e9a-3b7d-4a52-9d7e-0c1a2b3c4d5e"
+
+
+CLUSTER_UID = "0b3e8a4c-2f71-4d0e-8c1a-5e6f7a8b9c0d"
+OTHER_CLUSTER_UID = "c7d1f0e2-9a3b-4c5d-8e6f-1a2b3c4d5e6f"
 
 
 @pytest.mark.parametrize(("cluster", "uid"), [
@@ -37,17 +40,41 @@ UID = "6f1c1e9a-3b7d-4a52-9d7e-0c1a2b3c4d5e"
     pytest.param("c", "NOT-A-UUID_but_some/uid" * 5, id="odd-long-uid"),
     pytest.param("", "", id="empty"),
 ])
-def test_instance_name_follows_the_api_rules(cluster: str, uid: str) -> None:
-    name = instance_name(cluster, uid)
+@pytest.mark.parametrize("cluster_uid", [CLUSTER_UID, "x" * 300, "Ü/\0"], ids=["uuid", "long", "odd"])
+def test_instance_name_follows_the_api_rules(cluster: str, uid: str, cluster_uid: str) -> None:
+    naming = InstanceNaming(cluster, cluster_uid)
+    name = naming.name(uid)
     assert NAME_RULE.match(name), name
-    assert name == instance_name(cluster, uid)
-    assert name.startswith(name_prefix(cluster))
+    assert name == InstanceNaming(cluster, cluster_uid).name(uid)  # same inputs, same name: creates stay idempotent
+    assert name.startswith(naming.prefix)
+    assert NAME_RULE.match(naming.prefix) and len(naming.prefix) <= 27  # room for a whole UUID
 
 
 def test_instance_names_are_distinct() -> None:
-    names = {instance_name(c, u) for c in ("a", "b", "A") for u in (UID, UID.upper().replace("6", "7"), "x", "X")}
-    assert len(names) == 12
-    assert instance_name("a", UID).endswith(UID)
+    namings = [InstanceNaming(c, u) for c in ("a", "b", "A") for u in (CLUSTER_UID, OTHER_CLUSTER_UID)]
+    names = {n.name(u) for n in namings for u in (UID, UID.upper().replace("6", "7"), "x", "X")}
+    assert len(names) == 24
+    assert InstanceNaming("a", CLUSTER_UID).name(UID).endswith(UID)
+
+
+@pytest.mark.parametrize("cluster", ["spillway", "prod-idc-1", ""])
+def test_two_clusters_with_one_cluster_id_never_share_a_prefix(cluster: str) -> None:
+    """A config copied to a second cluster keeps clusterID; the kube-system uid tells them apart, so
+    one cluster's orphan collector (which lists by prefix) never sees the other's instances."""
+    ours, theirs = InstanceNaming(cluster, CLUSTER_UID), InstanceNaming(cluster, OTHER_CLUSTER_UID)
+    assert ours.prefix != theirs.prefix
+    assert not ours.name(UID).startswith(theirs.prefix) and not theirs.name(UID).startswith(ours.prefix)
+    assert ours.prefix.split("-")[:2] == theirs.prefix.split("-")[:2]  # the readable part is the same
+
+
+def test_the_pair_is_hashed_unambiguously() -> None:
+    # same slug ("ab") and the same characters run together ("u-ab"): still two clusters
+    assert InstanceNaming("-ab", "u").prefix != InstanceNaming("ab", "u-").prefix
+
+
+def test_a_naming_without_the_cluster_uid_is_refused() -> None:
+    with pytest.raises(ValueError, match="cluster's uid"):
+        InstanceNaming("spillway", "")
 
 
 @pytest.mark.parametrize(("code", "idempotent", "expected"), [

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from spillway.config import ConfigError, Secret, load_config, parse_config, require
 
 SECRET = "sk-VERY-SECRET-value-123"
+PRODUCTION_CONFIG = Path(__file__).resolve().parents[2] / "k8s" / "overlays" / "production" / "config.yaml"
 VALID = f"""
 cloud:
   appID: "1250000000"
@@ -77,6 +81,8 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
         pytest.param("telemetry:\n  healthPort: 70000\n", "telemetry.healthPort: must be a port number", id="bad-port"),
         pytest.param("cloud:\n  apiEndpoint: 'ftp://x'\n", "cloud.apiEndpoint: expected host[:port]",
                      id="bad-endpoint"),
+        pytest.param("cloud:\n  clusterID: REPLACE_ME_CLUSTER_ID\n", "cloud.clusterID: still the shipped placeholder",
+                     id="placeholder-cluster-id"),
         pytest.param("- a\n- b\n", "expected a mapping at the top level", id="not-a-mapping"),
         pytest.param("cloud: [unclosed\n", "line 2 column 1: invalid YAML", id="bad-yaml"),
     ],
@@ -145,3 +151,31 @@ def test_require_names_the_missing_key() -> None:
     require(config, "cloud.vpcID")
     with pytest.raises(ConfigError, match=r"^values\.yaml: cloud\.secretKey: required$"):
         require(config, "cloud.vpcID", "cloud.secretKey")
+
+
+def test_the_shipped_cluster_id_placeholder_is_refused_naming_the_key(tmp_path: Path) -> None:
+    """Instance names (the only owner mark a cloud instance has) start with cloud.clusterID: a cluster
+    must not run on the placeholder every copy of the manifests carries."""
+    with pytest.raises(ConfigError) as info:
+        load_config(PRODUCTION_CONFIG, env={})
+    assert info.value.key == "cloud.clusterID"
+    assert "placeholder" in info.value.problem
+    text = PRODUCTION_CONFIG.read_text()
+    assert 'clusterID: "REPLACE_ME_CLUSTER_ID"' in text
+    config = load_config(write(tmp_path, text.replace("REPLACE_ME_CLUSTER_ID", "idc-shanghai")), env={})
+    assert config.cloud.cluster_id == "idc-shanghai"
+
+
+def test_the_default_cluster_id_is_allowed() -> None:
+    """No placeholder, so it is not refused: the cluster's kube-system uid keeps names apart."""
+    assert parse_config({}, env={}).cloud.cluster_id == "spillway"
+
+
+def test_spillway_run_exits_2_naming_cloud_cluster_id(tmp_path: Path) -> None:
+    path = write(tmp_path, "cloud:\n  clusterID: REPLACE_ME_CLUSTER_ID\n")
+    result = subprocess.run([sys.executable, "-m", "spillway.cli", "run", "cloud-provisioner", "--config", str(path)],
+                            capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"spillway run: {path}: cloud.clusterID: still the shipped placeholder (REPLACE_ME…): set a name for this "
+        "cluster"]

@@ -177,7 +177,7 @@ async def test_stack_restarts_a_dead_nats_but_never_a_child_killed_on_purpose(tm
         watcher = stack.children["watcher"].process
         assert watcher is not None and watcher.returncode is not None, "a child killed on purpose was restarted"
         assert stack.restarts() == {"sandbox": 0, "emulator": 0, "watcher": 0, "nats": 1}, lines
-        assert any(line.startswith("nats exited; restarting on " + url) for line in lines), lines
+        assert any(line.startswith("nats exited; restarting on " + stack.nats.url) for line in lines), lines
         await stack.restart("watcher")
         assert stack.restarts()["watcher"] == 0
         pids = list(stack.pids().values())

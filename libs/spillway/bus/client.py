@@ -24,9 +24,10 @@ from nats.js.kv import KeyValue
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from spillway.bus import streams
+from spillway.bus import permissions, streams
 from spillway.bus.errors import BusError, PayloadTooLarge
 from spillway.bus.kv import TypedKV, require_valid_key
+from spillway.config.secret import Secret
 from spillway.loops import SYSTEM_CLOCK, Backoff, Clock, call_with_retry
 from spillway.model import messages as m
 from spillway.telemetry import get_tracer, inject_headers
@@ -52,22 +53,40 @@ def content_msg_id(subject: str, data: bytes) -> str:
     return hashlib.sha256(subject.encode() + b"\0" + data).hexdigest()[:32]
 
 
+def credentials(user: str, password: Secret | None) -> dict[str, str]:
+    """`nats.connect` arguments for bus user `user` (none without one): the user, its password
+    and its own inbox prefix, the only place it may receive replies."""
+    if not user:
+        return {}
+    return {"user": user, "password": password.reveal() if password else "",
+            "inbox_prefix": permissions.inbox_prefix(user)}
+
+
 class Bus:
     """A NATS connection with JetStream, owned by one service (`service` names its consumers and DLQ)."""
 
-    def __init__(self, nc: Client, service: str, *, js_timeout: float = 5.0, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, nc: Client, service: str, *, js_timeout: float = 5.0, clock: Clock = SYSTEM_CLOCK,
+                 sets_up: bool = True) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream(timeout=js_timeout)
         self.service = service
         self.clock = clock
+        self.sets_up = sets_up
+        """Whether this connection creates the streams and buckets (see `ensure`, `wait_for_setup`)."""
         self._buckets: dict[str, KeyValue] = {}
 
     @classmethod
     async def connect(
         cls, url: str, *, service: str, name: str | None = None, connect_timeout: float = 2.0,
         reconnect_time_wait: float = 0.5, max_reconnect_attempts: int = -1, clock: Clock = SYSTEM_CLOCK,
+        user: str = "", password: Secret | None = None,
     ) -> Bus:
-        """Connect; keeps retrying forever by default (also the first connect), logging state changes."""
+        """Connect; keeps retrying forever by default (also the first connect), logging state changes.
+
+        With `user` (and its `password`) the connection is that bus user's (`permissions.USERS`):
+        replies come to its own inbox prefix, and unless it is the admin it never creates a stream
+        or bucket. Without, the server must let anyone in (a development server).
+        """
 
         async def on_error(exc: Exception) -> None:
             log.warning("nats error: %s", type(exc).__name__, extra={"error": str(exc)})
@@ -82,8 +101,9 @@ class Bus:
             url, name=name or f"spillway-{service}", connect_timeout=int(max(1, connect_timeout)),
             reconnect_time_wait=reconnect_time_wait, max_reconnect_attempts=max_reconnect_attempts,
             error_cb=on_error, disconnected_cb=on_disconnected, reconnected_cb=on_reconnected,
+            **credentials(user, password),
         )
-        return cls(nc, service, clock=clock)
+        return cls(nc, service, clock=clock, sets_up=not user or user == permissions.ADMIN)
 
     @property
     def connected(self) -> bool:
@@ -110,6 +130,17 @@ class Bus:
     async def ensure(self) -> None:
         """Create or update the stream, the advisory stream and every KV bucket (idempotent)."""
         self._buckets.update(await streams.ensure_all(self.js))
+
+    async def wait_for_setup(self, poll: float = 1.0) -> None:
+        """Until the streams and buckets exist: a service on its own user may not create them,
+        the admin's set-up does (`spillway bus setup`, or `spillway up` itself)."""
+        said = False
+        while not await streams.set_up_done(self.js):
+            if not said:
+                log.warning("waiting for the bus set-up: the admin user creates the streams and buckets",
+                            extra={"stream": m.STREAM})
+                said = True
+            await self.clock.sleep(poll)
 
     async def publish(
         self, msg: m.Message, *, subject: str | None = None, msg_id: str | None = None,
@@ -167,7 +198,7 @@ class Bus:
         """The raw nats KeyValue of a bucket (created from the catalogue on first use)."""
         kv = self._buckets.get(bucket)
         if kv is None:
-            kv = self._buckets[bucket] = await streams.open_bucket(self.js, bucket)
+            kv = self._buckets[bucket] = await streams.open_bucket(self.js, bucket, create=self.sets_up)
         return kv
 
     async def typed_kv(self, bucket: str, value_type: type[T] | None = None) -> TypedKV[T]:

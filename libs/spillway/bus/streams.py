@@ -6,6 +6,8 @@ Layout (documented in docs/bus.md):
   filter on `spillway.>` itself; each filters on the subjects it handles.
 - stream `SPILLWAY_ADVISORIES` keeps the server's MAX_DELIVERIES advisories for the DLQ safety net.
 - one KV bucket per `messages.BUCKETS` row.
+Who creates them: whoever may (`Bus.sets_up`): the admin user, or anyone on a server without
+authorisation. A service on its own NATS user only waits for them (`Bus.wait_for_setup`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, KeyValueConfig, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, BucketNotFoundError
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from spillway.model import messages as m
@@ -68,19 +70,30 @@ async def ensure_bucket(js: JetStreamContext, spec: m.BucketSpec) -> KeyValue:
 
 
 async def ensure_all(js: JetStreamContext) -> dict[str, KeyValue]:
-    """The stream, the advisory stream and every catalogue bucket; returns the buckets by name."""
-    await ensure_stream(js, STREAM_CONFIG)
+    """Every catalogue bucket, the advisory stream and the stream; returns the buckets by name.
+    The stream comes last, so once it exists the whole set-up does (`set_up_done`)."""
+    buckets = {spec.name: await ensure_bucket(js, spec) for spec in m.BUCKETS}
     await ensure_stream(js, ADVISORY_STREAM_CONFIG)
-    return {spec.name: await ensure_bucket(js, spec) for spec in m.BUCKETS}
+    await ensure_stream(js, STREAM_CONFIG)
+    return buckets
 
 
-async def open_bucket(js: JetStreamContext, name: str) -> KeyValue:
-    """An existing bucket, or the catalogue's bucket created on first use."""
+async def set_up_done(js: JetStreamContext) -> bool:
+    """Whether `ensure_all` has run on this server (the stream it creates last exists)."""
+    try:
+        await js.stream_info(m.STREAM)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def open_bucket(js: JetStreamContext, name: str, *, create: bool = True) -> KeyValue:
+    """An existing bucket, or (with `create`) the catalogue's bucket created on first use."""
     try:
         return await js.key_value(name)
     except BucketNotFoundError:
         for spec in m.BUCKETS:
-            if spec.name == name:
+            if spec.name == name and create:
                 return await ensure_bucket(js, spec)
         raise
 

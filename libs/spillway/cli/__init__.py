@@ -29,6 +29,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("explain", "spillway.cli.explain", "explain the placement decision of NAMESPACE/POD"),
     Subcommand("events", "spillway.cli.events", "tail the bus in readable form"),
     Subcommand("bench", "spillway.cli.bench", "run benchmark scenarios and print figures"),
+    Subcommand("bus", "spillway.cli.bus", "the admin's side of the bus: set up the streams, print the users"),
 )
 
 

@@ -2,7 +2,9 @@
 
 Live by default (a core subscription sees every publish). `--since 5m` replays from the stream
 first (an ordered ephemeral consumer delivering by start time), then keeps following. `--json`
-prints each payload as it is on the wire (one JSON object per line).
+prints each payload as it is on the wire (one JSON object per line). On a bus with authorisation,
+connect as the read-only user: `--user reader` (or env SPILLWAY_NATS_USER), password in env
+SPILLWAY_NATS_PASSWORD (`source .spillway/env` after `spillway up` sets both).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import re
 import signal
 import sys
@@ -22,6 +23,8 @@ import nats
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from spillway.bus.client import credentials
+from spillway.cli.bus import add_connection_args, password_from_env
 from spillway.model import messages as m
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -75,14 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print each payload as raw JSON, one per line")
     parser.add_argument("--since", type=parse_duration, metavar="DURATION",
                         help="replay stored messages from this long ago (e.g. 5m), then follow")
-    parser.add_argument("--nats", default=os.environ.get("NATS_URL", "nats://127.0.0.1:4222"), metavar="URL",
-                        help="NATS URL (env NATS_URL; default nats://127.0.0.1:4222)")
+    add_connection_args(parser)
     parser.add_argument("--count", type=int, default=0, metavar="N", help="exit after N messages (default: never)")
     return parser
 
 
 async def tail(args: argparse.Namespace) -> int:
-    nc = await nats.connect(args.nats, name="spillway-events", max_reconnect_attempts=-1, connect_timeout=2)
+    nc = await nats.connect(args.nats, name="spillway-events", max_reconnect_attempts=-1, connect_timeout=2,
+                            **credentials(args.user, password_from_env()))
     done = asyncio.Event()
     seen = 0
 

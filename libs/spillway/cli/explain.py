@@ -4,13 +4,14 @@ Reads placement's decision record from the `decisions` KV bucket (kept for an ho
 decision) and prints it in plain words: the decision and node, the reason, the switch values, the
 LOCAL_REPLICAS quota against the local count, every restriction rule's verdict, and the trace id to
 look the decision up in Jaeger. `--json` prints the record as stored. Exit 1 when there is none.
+On a bus with authorisation it reads as the read-only user (`--user reader`, or env
+SPILLWAY_NATS_USER; password in env SPILLWAY_NATS_PASSWORD).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from datetime import UTC, datetime
 
@@ -18,6 +19,8 @@ import msgspec
 import nats.errors
 
 from spillway.bus import Bus
+from spillway.cli.bus import add_connection_args, password_from_env
+from spillway.config import Secret
 from spillway.model import messages as m
 
 OUTCOME_TEXT = {
@@ -32,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Explain the placement decision of NAMESPACE/POD.")
     parser.add_argument("pod", metavar="NAMESPACE/POD", help="the pod, e.g. default/web-7d9c-abcde")
     parser.add_argument("--json", action="store_true", help="print the decision record as JSON")
-    parser.add_argument("--nats", metavar="URL", help="NATS URL (default: $NATS_URL, else nats://127.0.0.1:4222)")
+    add_connection_args(parser)
     return parser
 
 
@@ -73,8 +76,10 @@ def render(record: m.PlacementDecision) -> str:
     return "\n".join(lines)
 
 
-async def fetch(nats_url: str, namespace: str, name: str) -> m.PlacementDecision | None:
-    bus = await Bus.connect(nats_url, service="explain", max_reconnect_attempts=1, connect_timeout=2.0)
+async def fetch(nats_url: str, namespace: str, name: str, user: str = "",
+                password: Secret | None = None) -> m.PlacementDecision | None:
+    bus = await Bus.connect(nats_url, service="explain", max_reconnect_attempts=1, connect_timeout=2.0,
+                            user=user, password=password)
     try:
         decisions = await bus.typed_kv(m.KV_DECISIONS, m.PlacementDecision)
         return await decisions.get(m.kv_key(namespace, name))
@@ -88,9 +93,9 @@ def main(argv: list[str]) -> int:
     if not namespace or not name or "/" in name:
         print(f"spillway explain: expected NAMESPACE/POD, got {args.pod!r}", file=sys.stderr)
         return 2
-    url = args.nats or os.environ.get("NATS_URL") or "nats://127.0.0.1:4222"
+    url = args.nats
     try:
-        record = asyncio.run(asyncio.wait_for(fetch(url, namespace, name), 15))
+        record = asyncio.run(asyncio.wait_for(fetch(url, namespace, name, args.user, password_from_env()), 15))
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         print(f"spillway explain: cannot read decisions from {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,12 @@ With `StackOptions(rbac=True)` the sandbox authorises every call (`--rbac`, HTTP
 service runs on its own ServiceAccount token, bound to the roles in `k8s/base` (`stack_rbac`):
 its own kubeconfig and config file under `<state-dir>/services/<name>/`. `stack.kubeconfig`
 stays the admin one, for tests and tools; `await stack.audit()` returns the sandbox's audit.
+
+The bus runs the deployed authorisation (`spillway.bus.permissions`) with passwords generated per
+stack: each service connects as its own NATS user (SPILLWAY_NATS_USER / SPILLWAY_NATS_PASSWORD in
+its environment), the stack sets the streams up as the admin before any service starts, the env
+file carries the read-only user's credentials for `spillway events` / `spillway explain`, and
+`stack.nats_url` is the admin's URL (credentials inside) for tests and tools, never printed.
 """
 
 from __future__ import annotations
@@ -37,7 +43,10 @@ from typing import IO, Any
 import aiohttp
 import yaml
 
+from spillway.bus import Bus
+from spillway.bus.permissions import ADMIN, READER, USERS, render_authorization
 from spillway.cli import stack_rbac
+from spillway.config import Secret
 from spillway.natsserver import NatsServer, NatsServerError, free_port
 
 BACKOFF_FIRST_SECONDS = 1.0
@@ -139,6 +148,7 @@ class LocalStack:
         self.admission_port = free_port()
         self.kubelet_port = free_port()
         self._secret_key = secrets.token_urlsafe(24)
+        self._nats_passwords = {user.name: secrets.token_urlsafe(24) for user in USERS}
         self.otlp_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
         self.nats_restarts = 0
         self._nats_started_at = 0.0
@@ -148,9 +158,20 @@ class LocalStack:
     # ---- addresses -------------------------------------------------------------------------
 
     @property
-    def nats_url(self) -> str:
+    def nats_address(self) -> str:
+        """The server's URL without credentials (what the services and tools are told)."""
         assert self.nats is not None
         return self.nats.url
+
+    @property
+    def nats_url(self) -> str:
+        """The admin's URL, credentials inside: for tests and tools of this stack, never printed."""
+        address = self.nats_address
+        return address.replace("://", f"://{ADMIN}:{self._nats_passwords[ADMIN]}@", 1)
+
+    def nats_password(self, user: str) -> Secret:
+        """The generated password of bus user `user` (its table row in `spillway.bus.permissions`)."""
+        return Secret(self._nats_passwords[user])
 
     @property
     def sandbox_url(self) -> str:
@@ -181,8 +202,10 @@ class LocalStack:
     async def start(self) -> None:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.progress("starting NATS (JetStream)")
-        self.nats = NatsServer(store_dir=str(self.state_dir / "nats"), log_file=str(self.logs_dir / "nats.log"))
+        self.nats = NatsServer(store_dir=str(self.state_dir / "nats"), log_file=str(self.logs_dir / "nats.log"),
+                               authorization=render_authorization(self._nats_passwords))
         await self.nats.astart()
+        await self.set_up_bus()
         self._nats_started_at = time.monotonic()
         self._supervisors["nats"] = asyncio.create_task(self._supervise_nats(), name="supervise nats")
         if self.options.rbac:
@@ -203,6 +226,16 @@ class LocalStack:
         if "admission" in self.options.services:
             await self.register_admission_webhook()
         self.progress("every service reports ready")
+
+    async def set_up_bus(self) -> None:
+        """What `spillway bus setup` does on a deployed bus: the admin creates the streams and
+        buckets, which no service may."""
+        bus = await Bus.connect(self.nats_address, service="setup", user=ADMIN,
+                                password=self.nats_password(ADMIN), max_reconnect_attempts=3)
+        try:
+            await bus.ensure()
+        finally:
+            await bus.close(drain=False)
 
     async def _start_services(self, attempts: int = 3) -> None:
         """Start every service; ports are picked before the processes bind them, so another
@@ -506,9 +539,10 @@ class LocalStack:
                      env={"SPILLWAY_EMULATOR_SECRET_KEY": self._secret_key})
 
     def _service_child(self, name: str) -> Child:
-        argv = ["run", name, "--config", str(self.config_for(name)), "--nats", self.nats_url,
+        argv = ["run", name, "--config", str(self.config_for(name)), "--nats", self.nats_address,
                 "--health-port", str(self.health_ports[name])]
         env = {"SPILLWAY_SECRET_ID": DEMO_SECRET_ID, "SPILLWAY_SECRET_KEY": self._secret_key,
+               "SPILLWAY_NATS_USER": name, "SPILLWAY_NATS_PASSWORD": self._nats_passwords[name],
                "OTEL_SERVICE_NAME": f"spillway-{name}"}
         return Child(name, argv, f"http://127.0.0.1:{self.health_ports[name]}/readyz", env=env)
 
@@ -530,7 +564,7 @@ class LocalStack:
                 "rateLimit": self.options.cloud_rate_limit,
             },
             "eklet": {"podUsedApiserver": f"127.0.0.1:{self.sandbox_port}"},
-            "nats": {"url": self.nats_url},
+            "nats": {"url": self.nats_address},
             "kubernetes": {"kubeconfig": str(self.kubeconfig)},
             "nodeStatus": {"address": "127.0.0.1", "kubeletPort": self.kubelet_port,
                            "clientCaFile": str(self.state_dir / "sandbox" / "pki" / "ca.crt")},
@@ -552,7 +586,12 @@ class LocalStack:
                 self.config_for(name).write_text(yaml.safe_dump(config, sort_keys=False))
 
     def write_env(self) -> None:
-        self.env_path.write_text(f"export KUBECONFIG={self.kubeconfig}\nexport NATS_URL={self.nats_url}\n")
+        """`source` it to point kubectl and the bus tools at the stack, as the read-only bus user."""
+        self.env_path.touch(mode=0o600)
+        self.env_path.chmod(0o600)  # it holds a password
+        self.env_path.write_text(
+            f"export KUBECONFIG={self.kubeconfig}\nexport NATS_URL={self.nats_address}\n"
+            f"export SPILLWAY_NATS_USER={READER}\nexport SPILLWAY_NATS_PASSWORD={self._nats_passwords[READER]}\n")
 
     def pids(self) -> dict[str, int]:
         found = {name: child.pid for name, child in self.children.items() if child.pid is not None}

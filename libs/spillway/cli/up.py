@@ -1,7 +1,8 @@
 """`spillway up`: the whole local stack (NATS, sandbox, emulator, every service) until Ctrl-C.
 
-Prints `kubeconfig: PATH`, `nats: URL`, `otlp: URL` and then `ready`; writes `DIR/env` so
-`source .spillway/env` points kubectl and `spillway explain/events` at it. Ctrl-C or SIGTERM
+Prints `kubeconfig: PATH`, `nats: URL`, `nats user: reader ...`, `otlp: URL` and then `ready`;
+writes `DIR/env` so `source .spillway/env` points kubectl and `spillway explain/events` at it,
+as the bus's read-only user (its password is in that file, readable by its owner only). Ctrl-C or SIGTERM
 stops every child process.
 """
 
@@ -13,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from spillway.bus.permissions import READER
 from spillway.cli.stack import LocalStack, StackError, StackOptions
 
 
@@ -34,7 +36,8 @@ async def serve(options: StackOptions) -> int:
         return 1
     try:
         print(f"kubeconfig: {stack.kubeconfig}", flush=True)
-        print(f"nats: {stack.nats_url}", flush=True)
+        print(f"nats: {stack.nats_address}", flush=True)
+        print(f"nats user: {READER} (read-only; its password is in {stack.env_path})", flush=True)
         print(f"otlp: {stack.otlp_endpoint or 'none (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces)'}", flush=True)
         print(f"env: source {stack.env_path}", flush=True)
         print("ready", flush=True)

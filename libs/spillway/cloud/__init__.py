@@ -1,7 +1,8 @@
 """The cloud seam: the provider Protocol, the TKE Serverless client on the SDK's async client, its errors.
 
 Use `provider_from_config(config)` (or `TkeProvider(TkeSettings(...))`) through the `InstanceProvider`
-Protocol; catch the types in `spillway.cloud.errors`; name instances with `instance_name(cluster_id, pod_uid)`.
+Protocol; catch the types in `spillway.cloud.errors`; name instances with
+`InstanceNaming(cluster_id, cluster_uid).name(pod_uid)`.
 """
 
 from spillway.cloud.errors import (
@@ -14,7 +15,7 @@ from spillway.cloud.errors import (
     SoldOutError,
 )
 from spillway.cloud.instance import ContainerStatus, CreateRequest, Instance, InstanceEvent
-from spillway.cloud.naming import instance_name, name_prefix
+from spillway.cloud.naming import InstanceNaming
 from spillway.cloud.provider import EventSource, InstanceProvider, LogSource
 from spillway.cloud.retry import CloudRetry
 from spillway.cloud.settings import provider_from_config
@@ -23,7 +24,6 @@ from spillway.cloud.transport import TkeSettings
 
 __all__ = [
     "AuthError", "CloudError", "CloudRetry", "ContainerStatus", "CreateRequest", "EventSource", "Instance",
-    "InstanceEvent", "InstanceProvider", "InvalidRequestError", "LogSource", "NotFoundError", "QuotaError",
-    "RetryableError", "SoldOutError", "TkeProvider", "TkeSettings", "instance_name", "name_prefix",
-    "provider_from_config",
+    "InstanceEvent", "InstanceNaming", "InstanceProvider", "InvalidRequestError", "LogSource", "NotFoundError",
+    "QuotaError", "RetryableError", "SoldOutError", "TkeProvider", "TkeSettings", "provider_from_config",
 ]

@@ -51,7 +51,7 @@ class CreateRequest(msgspec.Struct, frozen=True):
 
     `params` are CreateEKSContainerInstances parameters in the API's field names (Containers,
     SubnetId, VpcId, SecurityGroupIds, Cpu, Memory, ...) — what `spillway.translate` produces.
-    `name` becomes EksCiName (see `naming.instance_name`) and is what makes create idempotent.
+    `name` becomes EksCiName (see `naming.InstanceNaming`) and is what makes create idempotent.
     """
 
     name: str

@@ -3,7 +3,7 @@
 The message names the file and the key path (`config.yaml: cloud.subnets[0].zone: required`) and
 never a value, so a secret cannot leak through an error. Secrets may come from the environment:
 SPILLWAY_SECRET_ID / SPILLWAY_SECRET_KEY, else TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY,
-else the file.
+else the file; the bus credentials from SPILLWAY_NATS_USER / SPILLWAY_NATS_PASSWORD, else the file.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class ConfigError(Exception):
 
 
 KEY_TEXT_LIMIT = 200
+PLACEHOLDER = "REPLACE_ME"
+"""How the shipped manifests mark a value the installer must set."""
 
 
 def _one_line(text: str) -> str:
@@ -83,6 +85,8 @@ def _check(config: Config) -> tuple[str, str] | None:
     ids = [s.id for s in config.cloud.subnets]
     if len(ids) != len(set(ids)):
         return "cloud.subnets", "subnet ids must be unique"
+    if config.cloud.cluster_id.startswith(PLACEHOLDER):
+        return "cloud.clusterID", f"still the shipped placeholder ({PLACEHOLDER}…): set a name for this cluster"
     endpoint = config.cloud.api_endpoint
     if endpoint and not re.fullmatch(r"(https?://)?[-a-zA-Z0-9.]+(:\d{1,5})?/?", endpoint):
         return "cloud.apiEndpoint", "expected host[:port] or http(s)://host[:port]"
@@ -97,6 +101,8 @@ def _check(config: Config) -> tuple[str, str] | None:
         return "placement.soldOutCooldownSeconds", "must be >= 0"
     if not config.nats.url:
         return "nats.url", "must not be empty"
+    if config.nats.password and not config.nats.user:
+        return "nats.user", "required when a NATS password is set"
     return None
 
 
@@ -134,7 +140,10 @@ def parse_config(data: Any, source: str = "<config>", env: Mapping[str, str] | N
     secret_key = env.get("SPILLWAY_SECRET_KEY") or env.get("TENCENTCLOUD_SECRET_KEY")
     cloud = msgspec.structs.replace(cloud, secret_id=secret_id,
                                     secret_key=Secret(secret_key) if secret_key else cloud.secret_key)
-    config = msgspec.structs.replace(config, cloud=cloud, source=source)
+    nats_password = env.get("SPILLWAY_NATS_PASSWORD")
+    bus = msgspec.structs.replace(config.nats, user=env.get("SPILLWAY_NATS_USER") or config.nats.user,
+                                  password=Secret(nats_password) if nats_password else config.nats.password)
+    config = msgspec.structs.replace(config, cloud=cloud, nats=bus, source=source)
     violation = _check(config)
     if violation is not None:
         raise ConfigError(source, *violation)

@@ -36,7 +36,9 @@ class CloudConfig(_Section, frozen=True):
     api_endpoint: str = ""
     """host:port of the API (default tke.tencentcloudapi.com); `http://host:port` allowed for the emulator."""
     cluster_id: str = msgspec.field(default="spillway", name="clusterID")
-    """Prefix of instance names; distinguishes clusters sharing an account."""
+    """The readable part of instance names (`spw-<clusterID>-<hash>-<pod uid>`). Clusters sharing an
+    account are told apart by the hash, which also covers the cluster's `kube-system` uid, so the
+    default may stay; a value still starting with `REPLACE_ME` is refused."""
     security_group_ids: list[str] = []
     instance_quota: int = 100
     """How many container instances this cluster may run (super-node capacity is derived from it)."""
@@ -51,6 +53,10 @@ class EkletConfig(_Section, frozen=True):
 
 class NatsConfig(_Section, frozen=True):
     url: str = "nats://127.0.0.1:4222"
+    user: str = ""
+    """The service's own NATS user (env SPILLWAY_NATS_USER wins); empty: connect without credentials."""
+    password: Secret | None = None
+    """Its password; normally from env SPILLWAY_NATS_PASSWORD (a Secret), not the file."""
 
 
 class KubernetesConfig(_Section, frozen=True):

@@ -5,7 +5,8 @@ same server the services meet in production. The binary comes from the `nats-ser
 package (installed next to the interpreter) or from PATH. A server can be restarted on the same
 port and store directory, which is what chaos tests need to check reconnects and durability.
 It runs with `max_payload` of 8 MiB, like the deployed servers: one message must carry any object
-Kubernetes can store (~1.5 MiB), and the default 1 MiB does not.
+Kubernetes can store (~1.5 MiB), and the default 1 MiB does not. `authorization` is a nats-server
+`authorization { ... }` block (users and their permissions), written into its config file.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class NatsServer:
         startup_timeout: float = 10.0,
         log_file: str | Path | None = None,
         max_payload: int = MAX_PAYLOAD,
+        authorization: str = "",
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -79,6 +81,7 @@ class NatsServer:
         self.startup_timeout = startup_timeout
         self.log_file = Path(log_file) if log_file is not None else self.store_dir / "nats-server.log"
         self.max_payload = max_payload
+        self.authorization = authorization
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -100,7 +103,9 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         # settings without a command-line flag go in a config file; the flags below win over it
         config = self.store_dir / "nats-server.conf"
-        config.write_text(f"max_payload: {int(self.max_payload)}\n")
+        config.touch(mode=0o600)
+        config.chmod(0o600)  # it may hold passwords: readable by its owner only, before they are written
+        config.write_text(f"max_payload: {int(self.max_payload)}\n{self.authorization}")
         args = [
             self.binary, "-c", str(config), "-js", "-a", self.host, "-p", str(self.port), "-m", str(self.monitor_port),
             "-sd", str(self.store_dir), "--server_name", f"spillway-{self.port}", "-l", str(self.log_file),

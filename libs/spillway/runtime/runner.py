@@ -21,6 +21,9 @@ import io
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from spillway.bus import AdvisoryMover, Bus, Consumer
 from spillway.config import Config
@@ -31,6 +34,7 @@ from spillway.telemetry import register_secret, setup_logging, setup_tracing, sh
 from spillway.telemetry.metrics import SERVICE_READY
 
 log = logging.getLogger("spillway.runtime")
+T = TypeVar("T")
 
 
 class Runtime:
@@ -89,17 +93,15 @@ class Runtime:
         """False when a stop came before startup finished."""
         await self.health.start()
         log.info("health server listening", extra={"ports": self.health.bound_ports})
-        connecting = asyncio.create_task(Bus.connect(self.nats_url, service=self.service.name))
-        stopping = asyncio.create_task(self._stop.wait())
-        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not connecting.done():
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await connecting
+        bus = await self._unless_stopped(Bus.connect(
+            self.nats_url, service=self.service.name, user=self.config.nats.user, password=self.config.nats.password))
+        if bus is None:
             return False
-        self.bus = connecting.result()
-        await self.bus.ensure()
+        self.bus = bus
+        # on its own bus user a service may not create the streams: the admin's set-up does
+        set_up = bus.ensure() if bus.sets_up else bus.wait_for_setup()
+        if not await self._unless_stopped(_done(set_up)):
+            return False
         ctx = Context(self.service.name, self.config, self.bus, logging.getLogger(f"spillway.{self.service.name}"),
                       clock=self.clock, liveness=self.liveness)
         self.service.bind(ctx)
@@ -121,8 +123,22 @@ class Runtime:
         # the collector's scans (full collections paused every service for 50-100 ms).
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-        log.info("service started", extra={"nats": self.nats_url, "consumers": [c.name for c in self.consumers]})
+        log.info("service started", extra={"nats": without_userinfo(self.nats_url), "nats_user": self.config.nats.user,
+                                           "consumers": [c.name for c in self.consumers]})
         return not self._stop.is_set()
+
+    async def _unless_stopped(self, step: Coroutine[Any, Any, T]) -> T | None:
+        """`step`'s result, or None when a stop came first (the step is then cancelled)."""
+        running = asyncio.create_task(step)
+        stopping = asyncio.create_task(self._stop.wait())
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not running.done():
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running
+            return None
+        return running.result()
 
     async def _shutdown(self) -> None:
         self._started = False
@@ -146,6 +162,19 @@ class Runtime:
         log.info("stopped", extra={"exit_code": self._exit_code})
 
 
+async def _done(step: Coroutine[Any, Any, None]) -> bool:
+    await step
+    return True
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without `user:password@` (a URL may carry credentials; logs must not)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 # Young collections as usual, full ones rare: the state a service keeps (views, caches) is
 # acyclic and long-lived, so scanning it costs 50-100 ms pauses and frees nothing.
 GC_THRESHOLDS = (10_000, 20, 1_000)
@@ -166,8 +195,9 @@ def run_service(
 ) -> int:
     """Set up logs and tracing as `spillway-<name>`, run until a signal, return the exit status."""
     setup_logging(f"spillway-{service.name}", config.telemetry.log_level)
-    if config.cloud.secret_key:
-        register_secret(config.cloud.secret_key.reveal())
+    for secret in (config.cloud.secret_key, config.nats.password):
+        if secret:
+            register_secret(secret.reveal())
     setup_tracing(f"spillway-{service.name}")
     try:
         return asyncio.run(Runtime(service, config, nats_url=nats_url, health_port=health_port, grace=grace).serve())

@@ -1,4 +1,5 @@
-"""Fixtures: a KubeClient on the sandbox, and a running cloud-provisioner against sandbox + emulator + NATS;
+"""Fixtures: a KubeClient on the sandbox, its instance names (`naming`), and a running cloud-provisioner
+against sandbox + emulator + NATS;
 `raw_api`: a KubeClient on a tiny API server that lists whatever pods a test puts in it, for the
 bytes kube-apiserver (and so the sandbox) never serves."""
 
@@ -15,10 +16,11 @@ from kubernetes_asyncio import client as k8s_client
 
 from services.cloud_provisioner import main as provisioner_main
 from services.cloud_provisioner.main import ProvisionerService
+from spillway.cloud import InstanceNaming
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
 from spillway.sandbox import Sandbox
-from tests.services.cloud_provisioner.harness import NODE_A, cloud_config, fast_provider
+from tests.services.cloud_provisioner.harness import NODE_A, cloud_config, fast_provider, naming_of
 from tests.services.conftest import RunningService, ServiceEnv
 
 RunProvisioner = Callable[..., AbstractAsyncContextManager[RunningService[ProvisionerService]]]
@@ -33,6 +35,12 @@ async def kube(sandbox: Sandbox) -> AsyncIterator[KubeClient]:
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def naming(kube: KubeClient) -> InstanceNaming:
+    """This sandbox's instance names (its kube-system uid with the test clusterID)."""
+    return await naming_of(kube)
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from spillway.bus import Bus
-from spillway.cloud import InstanceProvider, TkeProvider
+from spillway.cloud import InstanceNaming, InstanceProvider, TkeProvider
 from spillway.config import Config
 from spillway.emulator.server import Emulator
-from spillway.kube import KubeClient, pod_path
+from spillway.kube import KubeClient, cluster_uid, pod_path
 from spillway.model import messages as m
 from spillway.model.kube import Pod
 from spillway.sandbox import Sandbox
@@ -36,6 +36,11 @@ def cloud_config(emulator: Emulator, **sections: Any) -> dict[str, Any]:
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value}
     return data
+
+
+async def naming_of(kube: KubeClient) -> InstanceNaming:
+    """The instance names a service run with `cloud_config` uses on this client's cluster."""
+    return InstanceNaming(CLUSTER_ID, await cluster_uid(kube))
 
 
 def fast_provider(emulator: Emulator, **overrides: object) -> Callable[[Config], InstanceProvider]:

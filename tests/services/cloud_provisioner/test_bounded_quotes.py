@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from spillway.bus import Bus
-from spillway.cloud import instance_name
+from spillway.cloud import InstanceNaming
 from spillway.emulator.faults import ErrorRule
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
@@ -15,7 +15,7 @@ from spillway.model.kube import ANNOTATION_RESOLV_CONF
 from spillway.sandbox import Sandbox
 from tests.fixtures.eventually import eventually
 from tests.services.cloud_provisioner.conftest import RunProvisioner
-from tests.services.cloud_provisioner.harness import CLUSTER_ID, announce, create_and_bind, get_pod, pod_body
+from tests.services.cloud_provisioner.harness import announce, create_and_bind, get_pod, pod_body
 from tests.services.cloud_provisioner.test_failures import failed
 
 
@@ -27,6 +27,7 @@ async def warnings_on(kube: KubeClient, name: str, reason: str) -> list[str]:
 
 async def test_a_huge_resolv_conf_line_is_quoted_cut(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
+    naming: InstanceNaming,
 ) -> None:
     line = "bogus" + "x" * 100_000
     body = pod_body("dns")
@@ -36,7 +37,7 @@ async def test_a_huge_resolv_conf_line_is_quoted_cut(
         await announce(bus, pod)
         [message] = await eventually(lambda: warnings_on(kube, "dns", "TranslationWarning"),
                                      what="a TranslationWarning")
-        await eventually(lambda: emulator.state.count_by_name(instance_name(CLUSTER_ID, pod.metadata.uid)),
+        await eventually(lambda: emulator.state.count_by_name(naming.name(pod.metadata.uid)),
                          what="the pod's instance created all the same")
     assert f"({len(line)} characters)" in message and "unknown keyword" in message
     assert len(message) < 400

@@ -10,7 +10,7 @@ import pytest
 from nats.js.api import ConsumerInfo
 
 from spillway.bus import Bus
-from spillway.cloud import instance_name
+from spillway.cloud import InstanceNaming
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
 from spillway.model import messages as m
@@ -18,7 +18,6 @@ from spillway.sandbox import Sandbox
 from tests.fixtures.eventually import eventually
 from tests.services.cloud_provisioner.conftest import RunProvisioner
 from tests.services.cloud_provisioner.harness import (
-    CLUSTER_ID,
     NODE_A,
     NODE_B,
     announce,
@@ -35,7 +34,7 @@ def instances_named(emulator: Emulator, name: str) -> list[Any]:
 
 async def test_bound_pod_gets_one_instance_with_secret_env(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
-    caplog: pytest.LogCaptureFixture,
+    naming: InstanceNaming, caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     await sandbox.store.create("secrets", {
@@ -48,7 +47,7 @@ async def test_bound_pod_gets_one_instance_with_secret_env(
     async with run_provisioner():
         pod = await create_and_bind(sandbox, kube, pod_body("web-1", env=env), NODE_B)
         await announce(bus, pod)
-        name = instance_name(CLUSTER_ID, pod.metadata.uid)
+        name = naming.name(pod.metadata.uid)
         await eventually(lambda: instances_named(emulator, name), what="the instance created")
         msg = await created.next_msg(timeout=10)
     [record] = instances_named(emulator, name)
@@ -68,9 +67,10 @@ async def test_bound_pod_gets_one_instance_with_secret_env(
 
 async def test_redelivery_and_restart_never_make_a_second_instance(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
+    naming: InstanceNaming,
 ) -> None:
     pod = await create_and_bind(sandbox, kube, pod_body("web-2"))
-    name = instance_name(CLUSTER_ID, pod.metadata.uid)
+    name = naming.name(pod.metadata.uid)
     async with run_provisioner():
         await announce(bus, pod)
         await eventually(lambda: instances_named(emulator, name), what="the instance created")
@@ -91,10 +91,10 @@ async def _acked(bus: Bus) -> bool:
 @pytest.mark.parametrize("change", ["terminating", "deleted"])
 async def test_pod_gone_deletes_its_instance(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
-    change: m.PodChange,
+    change: m.PodChange, naming: InstanceNaming,
 ) -> None:
     pod = await create_and_bind(sandbox, kube, pod_body(f"web-{change}"))
-    name = instance_name(CLUSTER_ID, pod.metadata.uid)
+    name = naming.name(pod.metadata.uid)
     deleted = await bus.nc.subscribe(m.INSTANCE_DELETED)
     async with run_provisioner():
         await announce(bus, pod)
@@ -108,6 +108,7 @@ async def test_pod_gone_deletes_its_instance(
 
 async def test_pods_on_other_nodes_and_daemonset_pods_get_no_instance(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
+    naming: InstanceNaming,
 ) -> None:
     local = await create_and_bind(sandbox, kube, pod_body("local"), "node-1")
     daemon = await create_and_bind(sandbox, kube, pod_body("daemon", owner_kind="DaemonSet"), NODE_A)
@@ -115,7 +116,7 @@ async def test_pods_on_other_nodes_and_daemonset_pods_get_no_instance(
     async with run_provisioner():
         for pod in (local, daemon, marker):
             await announce(bus, pod)
-        await eventually(lambda: instances_named(emulator, instance_name(CLUSTER_ID, marker.metadata.uid)),
+        await eventually(lambda: instances_named(emulator, naming.name(marker.metadata.uid)),
                          what="the marker pod's instance created")
         await eventually(lambda: _acked(bus), what="every delivery acked")
     assert len(emulator.state.records) == 1

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from spillway.bus import Bus
-from spillway.cloud import instance_name
+from spillway.cloud import InstanceNaming
 from spillway.emulator.faults import ErrorRule
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
@@ -18,7 +18,6 @@ from spillway.sandbox import Sandbox
 from tests.fixtures.eventually import eventually
 from tests.services.cloud_provisioner.conftest import RunProvisioner
 from tests.services.cloud_provisioner.harness import (
-    CLUSTER_ID,
     NODE_A,
     announce,
     create_and_bind,
@@ -39,6 +38,7 @@ async def warning_events(kube: KubeClient) -> dict[str, str]:
 
 async def test_every_pod_ends_with_exactly_one_instance_under_throttling_and_internal_errors(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
+    naming: InstanceNaming,
 ) -> None:
     emulator.faults.errors = [ErrorRule(code="RequestLimitExceeded", rate=0.3),
                               ErrorRule(code="InternalError", rate=0.1, after_effect=True)]
@@ -46,7 +46,7 @@ async def test_every_pod_ends_with_exactly_one_instance_under_throttling_and_int
         pods = [await create_and_bind(sandbox, kube, pod_body(f"burst-{i}")) for i in range(12)]
         for pod in pods:
             await announce(bus, pod)
-        names = [instance_name(CLUSTER_ID, p.metadata.uid) for p in pods]
+        names = [naming.name(p.metadata.uid) for p in pods]
         await eventually(lambda: all(emulator.state.count_by_name(n) for n in names), seconds=30,
                          what="an instance for every pod")
     assert [emulator.state.count_by_name(n) for n in names] == [1] * len(names)

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.cloud_provisioner.gc import GC_LOOP, OrphanCollector
-from spillway.cloud import CreateRequest, TkeProvider, instance_name
+from spillway.cloud import CreateRequest, InstanceNaming, TkeProvider
 from spillway.emulator.faults import ErrorRule
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
@@ -25,19 +25,20 @@ PARAMS = {"SubnetId": "subnet-aaa", "VpcId": "vpc-test", "SecurityGroupIds": ["s
 
 async def test_gc_deletes_only_this_clusters_orphans_after_the_grace_period(
     sandbox: Sandbox, kube: KubeClient, emulator: Emulator, emulator_clock: MutableClock,
-    cloud_client: TkeProvider,
+    cloud_client: TkeProvider, naming: InstanceNaming,
 ) -> None:
     live = await create_and_bind(sandbox, kube, pod_body("alive"), NODE_A)
     terminating = await create_and_bind(sandbox, kube, pod_body("leaving"), NODE_A)
     await kube.delete(f"/api/v1/namespaces/default/pods/{terminating.metadata.name}")
     names = {
-        "live": instance_name(CLUSTER_ID, live.metadata.uid),
-        "terminating": instance_name(CLUSTER_ID, terminating.metadata.uid),
-        "orphan": instance_name(CLUSTER_ID, "0f6c1f6e-0000-4000-8000-000000000001"),
-        "other-cluster": instance_name("someone-else", "0f6c1f6e-0000-4000-8000-000000000002"),
+        "live": naming.name(live.metadata.uid),
+        "terminating": naming.name(terminating.metadata.uid),
+        "orphan": naming.name("0f6c1f6e-0000-4000-8000-000000000001"),
+        "other-id": InstanceNaming("someone-else", naming.cluster_uid).name("0f6c1f6e-0000-4000-8000-000000000002"),
+        "other-cluster": InstanceNaming(CLUSTER_ID, "another-uid").name("0f6c1f6e-0000-4000-8000-000000000003"),
     }
     ids = {k: await cloud_client.create(CreateRequest(n, PARAMS)) for k, n in names.items()}
-    gc = OrphanCollector(client=kube, provider=cloud_client, cluster_id=CLUSTER_ID, nodes=[NODE_A], grace=120,
+    gc = OrphanCollector(client=kube, provider=cloud_client, naming=naming, nodes=[NODE_A], grace=120,
                          clock=emulator_clock)
     assert await gc.run_once() == []  # first sight: too young, and just seen
     emulator_clock.advance(60)
@@ -45,15 +46,16 @@ async def test_gc_deletes_only_this_clusters_orphans_after_the_grace_period(
     emulator_clock.advance(61)
     deleted = await gc.run_once()
     assert sorted(deleted) == sorted([ids["orphan"], ids["terminating"]])
-    assert set(emulator.state.records) == {ids["live"], ids["other-cluster"]}
+    assert set(emulator.state.records) == {ids["live"], ids["other-id"], ids["other-cluster"]}
 
 
 async def test_gc_waits_for_its_own_first_sighting_and_skips_a_round_without_a_view(
     kube: KubeClient, emulator: Emulator, emulator_clock: MutableClock, cloud_client: TkeProvider,
+    naming: InstanceNaming,
 ) -> None:
-    old = await cloud_client.create(CreateRequest(instance_name(CLUSTER_ID, "old-orphan"), PARAMS))
+    old = await cloud_client.create(CreateRequest(naming.name("old-orphan"), PARAMS))
     emulator_clock.advance(3600)  # created long ago ...
-    gc = OrphanCollector(client=kube, provider=cloud_client, cluster_id=CLUSTER_ID, nodes=[NODE_A], grace=120,
+    gc = OrphanCollector(client=kube, provider=cloud_client, naming=naming, nodes=[NODE_A], grace=120,
                          clock=emulator_clock)
     assert await gc.run_once() == []  # ... but this collector has just seen it
     await kube.close()  # no view of the live pods: the round fails, nothing is deleted
@@ -65,10 +67,11 @@ async def test_gc_waits_for_its_own_first_sighting_and_skips_a_round_without_a_v
 
 async def test_gc_loop_survives_failed_rounds_and_collects_once_the_cloud_answers(
     kube: KubeClient, emulator: Emulator, emulator_clock: MutableClock, cloud_client: TkeProvider,
+    naming: InstanceNaming,
 ) -> None:
-    orphan = await cloud_client.create(CreateRequest(instance_name(CLUSTER_ID, "orphan-gc-loop"), PARAMS))
+    orphan = await cloud_client.create(CreateRequest(naming.name("orphan-gc-loop"), PARAMS))
     emulator_clock.advance(3600)
-    gc = OrphanCollector(client=kube, provider=cloud_client, cluster_id=CLUSTER_ID, nodes=[NODE_A], grace=120,
+    gc = OrphanCollector(client=kube, provider=cloud_client, naming=naming, nodes=[NODE_A], grace=120,
                          interval=60, clock=emulator_clock)
     loop_clock = FakeClock()
     liveness = Liveness(loop_clock)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import pytest
 
 from services.cloud_provisioner.gc import OrphanCollector, UnreadablePod
-from spillway.cloud import CreateRequest, TkeProvider, instance_name
+from spillway.cloud import CreateRequest, InstanceNaming, TkeProvider
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient
 from tests.fixtures.cloud import MutableClock
 from tests.services.cloud_provisioner.conftest import PodListApi, listed_pod
 from tests.services.cloud_provisioner.harness import CLUSTER_ID, NODE_A
 
+NAMING = InstanceNaming(CLUSTER_ID, "uid-of-the-raw-api-cluster")  # the tiny server has no kube-system
 PARAMS = {"SubnetId": "subnet-aaa", "VpcId": "vpc-test", "SecurityGroupIds": ["sg-test"], "Cpu": 1.0, "Memory": 2.0,
           "Containers": [{"Name": "app", "Image": "nginx"}]}
 
@@ -27,9 +28,9 @@ async def test_an_undecodable_pod_keeps_its_instance_and_orphans_are_still_colle
 ) -> None:
     api, client = raw_api
     api.items = [listed_pod("numeric-cpu", "uid-numeric", cpu=1), listed_pod("fine", "uid-fine")]
-    ids = {uid: await cloud_client.create(CreateRequest(instance_name(CLUSTER_ID, uid), PARAMS))
+    ids = {uid: await cloud_client.create(CreateRequest(NAMING.name(uid), PARAMS))
            for uid in ("uid-numeric", "uid-fine", "uid-orphan")}
-    gc = OrphanCollector(client=client, provider=cloud_client, cluster_id=CLUSTER_ID, nodes=[NODE_A], grace=10,
+    gc = OrphanCollector(client=client, provider=cloud_client, naming=NAMING, nodes=[NODE_A], grace=10,
                          clock=emulator_clock)
     assert await gc.run_once() == []
     emulator_clock.advance(11)
@@ -43,8 +44,8 @@ async def test_a_pod_without_a_readable_uid_skips_the_round(
 ) -> None:
     api, client = raw_api
     api.items = [listed_pod("fine", "uid-fine"), listed_pod("who", 42, cpu=1)]
-    orphan = await cloud_client.create(CreateRequest(instance_name(CLUSTER_ID, "uid-orphan"), PARAMS))
-    gc = OrphanCollector(client=client, provider=cloud_client, cluster_id=CLUSTER_ID, nodes=[NODE_A], grace=10,
+    orphan = await cloud_client.create(CreateRequest(NAMING.name("uid-orphan"), PARAMS))
+    gc = OrphanCollector(client=client, provider=cloud_client, naming=NAMING, nodes=[NODE_A], grace=10,
                          clock=emulator_clock)
     emulator_clock.advance(11)
     for _ in range(2):

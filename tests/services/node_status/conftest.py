@@ -15,7 +15,7 @@ from services.node_status.main import NodeStatusService
 from spillway.emulator.server import Emulator
 from spillway.sandbox import Sandbox
 from tests.fixtures.cloud import MutableClock
-from tests.services.cloud_provisioner.conftest import RunProvisioner, kube, raw_api  # noqa: F401  (fixtures)
+from tests.services.cloud_provisioner.conftest import RunProvisioner, kube, naming, raw_api  # noqa: F401  (fixtures)
 from tests.services.cloud_provisioner.harness import cloud_config, fast_provider
 from tests.services.conftest import RunningService, ServiceEnv
 

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from services.node_status.nodes import NodeRegistrar, Readiness, SuperNode
 from services.node_status.sync import MAX_SKIPPED_ROUNDS, POD_UPDATE_REFUSED, PodSync
-from spillway.cloud import CreateRequest, TkeProvider, instance_name
+from spillway.cloud import CreateRequest, InstanceNaming, TkeProvider
 from spillway.kube import Invalid, KubeClient, NotFound, pod_path
 from spillway.kube.events import EventRecorder
 from spillway.model.kube import Node, Pod
@@ -21,12 +21,21 @@ from spillway.sandbox import Sandbox
 from spillway.sandbox.errors import ApiError
 from spillway.sandbox.store import MAX_STORED_BYTES, AdmissionRequest
 from tests.services.cloud_provisioner.conftest import PodListApi, listed_pod
-from tests.services.cloud_provisioner.harness import CLUSTER_ID, NODE_A, NODE_B, create_and_bind, get_pod, pod_body
+from tests.services.cloud_provisioner.harness import (
+    CLUSTER_ID,
+    NODE_A,
+    NODE_B,
+    create_and_bind,
+    get_pod,
+    naming_of,
+    pod_body,
+)
 from tests.services.node_status.test_pods import pod_gone
 
 PARAMS = {"SubnetId": "subnet-aaa", "VpcId": "vpc-test", "SecurityGroupIds": ["sg-test"], "Cpu": 1.0, "Memory": 2.0,
           "Containers": [{"Name": "app", "Image": "nginx:1.27"}]}
 HOSTS = {NODE_A: "127.0.0.1", NODE_B: "127.0.0.1"}
+RAW_API_NAMING = InstanceNaming(CLUSTER_ID, "uid-of-the-raw-api-cluster")  # the tiny server has no kube-system
 
 
 def step_failures(step: str) -> float:
@@ -34,14 +43,14 @@ def step_failures(step: str) -> float:
 
 
 @pytest.fixture
-async def pod_sync(kube: KubeClient, cloud_client: TkeProvider) -> AsyncIterator[PodSync]:
-    yield PodSync(client=kube, provider=cloud_client, cluster_id=CLUSTER_ID, host_ips=HOSTS,
+async def pod_sync(kube: KubeClient, cloud_client: TkeProvider, naming: InstanceNaming) -> AsyncIterator[PodSync]:
+    yield PodSync(client=kube, provider=cloud_client, naming=naming, host_ips=HOSTS,
                   recorder=EventRecorder(kube, "spillway-node-status", "test"))
 
 
 async def with_instance(sandbox: Sandbox, kube: KubeClient, cloud: TkeProvider, body: dict[str, Any]) -> Pod:
     pod = await create_and_bind(sandbox, kube, body)
-    await cloud.create(CreateRequest(instance_name(CLUSTER_ID, pod.metadata.uid), PARAMS))
+    await cloud.create(CreateRequest((await naming_of(kube)).name(pod.metadata.uid), PARAMS))
     return pod
 
 
@@ -151,7 +160,7 @@ async def test_resync_keeps_a_pod_that_does_not_decode_as_last_seen(
 ) -> None:
     api, client = raw_api
     api.items = [listed_pod("numeric-cpu", "uid-numeric"), listed_pod("fine", "uid-fine")]
-    sync = PodSync(client=client, provider=cloud_client, cluster_id=CLUSTER_ID, host_ips={NODE_A: "127.0.0.1"})
+    sync = PodSync(client=client, provider=cloud_client, naming=RAW_API_NAMING, host_ips={NODE_A: "127.0.0.1"})
     await sync.resync()
     assert set(sync.tracked) == {"uid-numeric", "uid-fine"}
     api.items = [listed_pod("numeric-cpu", "uid-numeric", cpu=1), listed_pod("other", "uid-other")]
@@ -200,7 +209,7 @@ async def test_resync_keeps_the_whole_node_when_a_pod_has_no_readable_uid(
 ) -> None:
     api, client = raw_api
     api.items = [listed_pod("one", "uid-one"), listed_pod("two", "uid-two")]
-    sync = PodSync(client=client, provider=cloud_client, cluster_id=CLUSTER_ID, host_ips={NODE_A: "127.0.0.1"})
+    sync = PodSync(client=client, provider=cloud_client, naming=RAW_API_NAMING, host_ips={NODE_A: "127.0.0.1"})
     await sync.resync()
     api.items = [listed_pod("one", 42)]  # "two" is gone, or is this one: nobody can tell
     await sync.resync()

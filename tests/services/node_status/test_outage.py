@@ -6,6 +6,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from spillway.bus import Bus
+from spillway.cloud import InstanceNaming
 from spillway.emulator.server import Emulator
 from spillway.kube import KubeClient, pod_path
 from spillway.model import messages as m
@@ -26,7 +27,7 @@ def loop_failures(name: str) -> float:
 
 async def test_pod_status_goes_on_after_a_nats_outage_longer_than_the_publish_window(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, emulator_clock: MutableClock,
-    nats_process: NatsServer, run_node_status: Run, run_provisioner: RunProvisioner,
+    nats_process: NatsServer, run_node_status: Run, run_provisioner: RunProvisioner, naming: InstanceNaming,
 ) -> None:
     emulator.state.start_delay = 30
     async with run_node_status() as node_status, run_provisioner():
@@ -46,7 +47,7 @@ async def test_pod_status_goes_on_after_a_nats_outage_longer_than_the_publish_wi
         after = await create_and_bind(sandbox, kube, pod_body("after"))
         await bus.publish(m.PodEvent(change="bound", pod=after, observed_at=0.0), msg_id=f"{after.metadata.uid}:bound",
                           retry_for=30)
-        await eventually(lambda: record_of(emulator, after), seconds=30,
+        await eventually(lambda: record_of(emulator, naming, after), seconds=30,
                          what="an instance for the pod bound after the outage")
         emulator_clock.advance(31)
         await eventually(lambda: phase_is(kube, "after", "Running"), seconds=30,

@@ -9,7 +9,7 @@ import aiohttp
 from kubernetes_asyncio import client as k8s
 
 from spillway.bus import Bus
-from spillway.cloud import instance_name
+from spillway.cloud import InstanceNaming
 from spillway.emulator.faults import FailAfterStart
 from spillway.emulator.server import Emulator
 from spillway.emulator.state import Record
@@ -20,13 +20,13 @@ from tests.fixtures.cloud import MutableClock
 from tests.fixtures.eventually import eventually
 from tests.fixtures.sandbox import KubectlRunner
 from tests.services.cloud_provisioner.conftest import RunProvisioner
-from tests.services.cloud_provisioner.harness import CLUSTER_ID, NODE_A, announce, create_and_bind, get_pod, pod_body
+from tests.services.cloud_provisioner.harness import NODE_A, announce, create_and_bind, get_pod, pod_body
 from tests.services.conftest import bus_records
 from tests.services.node_status.conftest import Run
 
 
-def record_of(emulator: Emulator, pod: Pod) -> Record | None:
-    name = instance_name(CLUSTER_ID, pod.metadata.uid)
+def record_of(emulator: Emulator, naming: InstanceNaming, pod: Pod) -> Record | None:
+    name = naming.name(pod.metadata.uid)
     return next((r for r in emulator.state.records.values() if r.name == name), None)
 
 
@@ -37,7 +37,7 @@ async def phase_is(kube: KubeClient, name: str, phase: str) -> Pod | None:
 
 async def test_status_follows_the_instance_pending_running_restarts_failed(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, emulator_clock: MutableClock,
-    run_node_status: Run, run_provisioner: RunProvisioner,
+    run_node_status: Run, run_provisioner: RunProvisioner, naming: InstanceNaming,
 ) -> None:
     emulator.state.start_delay = 30
     async with run_node_status(), run_provisioner():
@@ -47,7 +47,7 @@ async def test_status_follows_the_instance_pending_running_restarts_failed(
         assert pending.status.phase == "Pending"
         emulator_clock.advance(31)
         running = await eventually(lambda: phase_is(kube, "web", "Running"), what="the pod Running")
-        rec = record_of(emulator, pod)
+        rec = record_of(emulator, naming, pod)
         assert rec is not None
         emulator.state.restart(rec)
         restarted = await eventually(lambda: _restarts(kube, "web", 1), what="the restart count synced")
@@ -90,7 +90,7 @@ async def _restarts(kube: KubeClient, name: str, count: int) -> Pod | None:
 
 async def test_daemonset_pod_fails_and_vanished_instance_is_lost(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_node_status: Run,
-    run_provisioner: RunProvisioner,
+    run_provisioner: RunProvisioner, naming: InstanceNaming,
 ) -> None:
     async with run_node_status(), run_provisioner():
         daemon = await create_and_bind(sandbox, kube, pod_body("ds", owner_kind="DaemonSet"))
@@ -99,12 +99,12 @@ async def test_daemonset_pod_fails_and_vanished_instance_is_lost(
         await announce(bus, web)
         ds = await eventually(lambda: phase_is(kube, "ds", "Failed"), what="the DaemonSet pod Failed")
         await eventually(lambda: phase_is(kube, "lost", "Running"), what="the pod Running")
-        lost_record = record_of(emulator, web)
+        lost_record = record_of(emulator, naming, web)
         assert lost_record is not None
         emulator.vanish([lost_record.id])
         lost = await eventually(lambda: phase_is(kube, "lost", "Failed"), what="the pod Failed as InstanceLost")
     assert (ds.status.reason, lost.status.reason) == ("DaemonsetForbidden", "InstanceLost")
-    assert record_of(emulator, daemon) is None
+    assert record_of(emulator, naming, daemon) is None
     events = await kube.get_as("/api/v1/namespaces/default/events", dict[str, Any])
     reasons = {e["reason"] for e in events["items"]}
     assert {"DaemonsetForbidden", "InstanceLost"} <= reasons
@@ -112,7 +112,7 @@ async def test_daemonset_pod_fails_and_vanished_instance_is_lost(
 
 async def test_terminating_pod_is_removed_once_its_instance_is_gone(
     sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_node_status: Run,
-    run_provisioner: RunProvisioner,
+    run_provisioner: RunProvisioner, naming: InstanceNaming,
 ) -> None:
     async with run_node_status(), run_provisioner():
         pod = await create_and_bind(sandbox, kube, pod_body("bye"))
@@ -123,7 +123,7 @@ async def test_terminating_pod_is_removed_once_its_instance_is_gone(
         assert terminating.is_terminating()
         await announce(bus, terminating, "terminating")
         await eventually(lambda: pod_gone(kube, "bye"), what="the pod removed")
-    assert record_of(emulator, pod) is None
+    assert record_of(emulator, naming, pod) is None
 
 
 async def pod_gone(kube: KubeClient, name: str) -> bool:
