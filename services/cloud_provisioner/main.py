@@ -28,8 +28,7 @@ from services.cloud_provisioner.gc import OrphanCollector
 from services.cloud_provisioner.provisioner import Provisioner
 from services.cloud_provisioner.resolve import Resolver
 from services.cloud_provisioner.settings import super_nodes
-from spillway.cloud import InstanceNaming, InstanceProvider, provider_from_config
-from spillway.config import Config
+from spillway.cloud import InstanceNaming, InstanceProvider, ProviderFactory, provider_from_config
 from spillway.kube import KubeClient, wait_for_cluster_uid
 from spillway.kube.events import EventRecorder
 from spillway.kube.leader import LeaderElector, leader_identity
@@ -42,7 +41,6 @@ NAME = "cloud-provisioner"
 GC_LEASE = "spillway-cloud-provisioner-gc"
 REDELIVERY = Backoff(initial=1.0, cap=30.0)
 """A failed create or delete is redelivered after 1 s, 2 s … 30 s."""
-ProviderFactory = Callable[[Config], InstanceProvider]
 
 
 @dataclass

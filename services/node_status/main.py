@@ -39,7 +39,7 @@ from services.node_status.settings import node_address, node_names
 from services.node_status.sync import PodSync, Tracked
 from services.node_status.tls import self_signed, server_context
 from spillway.bus import TemporaryError
-from spillway.cloud import Instance, InstanceNaming, InstanceProvider, provider_from_config
+from spillway.cloud import Instance, InstanceNaming, InstanceProvider, ProviderFactory, provider_from_config
 from spillway.config import Config
 from spillway.kube import KubeClient, wait_for_cluster_uid
 from spillway.kube.events import EventRecorder
@@ -53,7 +53,6 @@ LEADER_LEASE = "spillway-node-status"
 ANNOUNCE_PUBLISH_SECONDS = 5.0
 """How long one running announcement retries a publish before its loop backs off and tries later."""
 log = logging.getLogger("spillway.node-status")
-ProviderFactory = Callable[[Config], InstanceProvider]
 ProbeFactory = Callable[[InstanceProvider], Probe]
 
 

@@ -18,12 +18,29 @@ from spillway.cloud.instance import ContainerStatus, CreateRequest, Instance, In
 from spillway.cloud.naming import InstanceNaming
 from spillway.cloud.provider import EventSource, InstanceProvider, LogSource
 from spillway.cloud.retry import CloudRetry
-from spillway.cloud.settings import provider_from_config
+from spillway.cloud.settings import ProviderFactory, provider_from_config
 from spillway.cloud.tke import TkeProvider
 from spillway.cloud.transport import TkeSettings
 
 __all__ = [
-    "AuthError", "CloudError", "CloudRetry", "ContainerStatus", "CreateRequest", "EventSource", "Instance",
-    "InstanceEvent", "InstanceNaming", "InstanceProvider", "InvalidRequestError", "LogSource", "NotFoundError",
-    "QuotaError", "RetryableError", "SoldOutError", "TkeProvider", "TkeSettings", "provider_from_config",
+    "AuthError",
+    "CloudError",
+    "CloudRetry",
+    "ContainerStatus",
+    "CreateRequest",
+    "EventSource",
+    "Instance",
+    "InstanceEvent",
+    "InstanceNaming",
+    "InstanceProvider",
+    "InvalidRequestError",
+    "LogSource",
+    "NotFoundError",
+    "ProviderFactory",
+    "QuotaError",
+    "RetryableError",
+    "SoldOutError",
+    "TkeProvider",
+    "TkeSettings",
+    "provider_from_config",
 ]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from spillway.cloud.provider import InstanceProvider
 from spillway.cloud.tke import TkeProvider
 from spillway.cloud.transport import TkeSettings
 from spillway.config import Config
+
+ProviderFactory = Callable[[Config], InstanceProvider]
+"""How a service gets its cloud provider from its configuration (tests pass their own)."""
 
 
 def provider_from_config(config: Config) -> InstanceProvider:
