@@ -21,7 +21,7 @@ from services.cloud_provisioner.failures import Failure, classify_failure, scrub
 from services.cloud_provisioner.metrics import CLOUD_ERRORS, INSTANCES_CREATED, INSTANCES_DELETED, INSTANCES_FAILED
 from services.cloud_provisioner.resolve import Resolver
 from services.cloud_provisioner.settings import super_nodes
-from spillway.bus import Bus, TemporaryError, current_delivery
+from spillway.bus import Bus, PermanentError, TemporaryError, current_delivery
 from spillway.cloud import CloudError, CreateRequest, InstanceNaming, InstanceProvider, RetryableError
 from spillway.config import Config, policy_options
 from spillway.kube import KubeClient, NotFound, pod_path
@@ -183,6 +183,11 @@ class Provisioner:
         node = pod.spec.node_name
         if node not in self.nodes:
             return
+        live = await self._fresh(pod)
+        if live is not None and not live.is_terminating():
+            # the event says gone, the API says running: a forged or corrupted message must not
+            # delete an instance a live pod runs on
+            raise PermanentError(f"contradicts the API: pod {pod.key} uid {pod.metadata.uid} is not being deleted")
         self._remember_gone(pod.metadata.uid)
         name = self.instance_name(pod)
         with get_tracer().start_as_current_span("cloud-provisioner delete", attributes={

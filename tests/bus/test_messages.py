@@ -77,3 +77,42 @@ def test_every_message_has_a_version_and_is_frozen() -> None:
     for type_ in m.MESSAGE_TYPES:
         assert "v" in type_.__struct_fields__
         assert type_.__struct_config__.frozen
+
+
+def forged(subject: str, **changes: object) -> bytes:
+    """A valid sample for `subject` with some fields replaced, as a forger would send it."""
+    raw = msgspec.json.decode(m.encode(sample(subject)))
+    for path, value in changes.items():
+        target = raw
+        *parents, leaf = path.split("__")
+        for parent in parents:
+            target = target[parent]
+        target[leaf] = value
+    return msgspec.json.encode(raw)
+
+
+@pytest.mark.parametrize(
+    ("subject", "changes"),
+    [
+        pytest.param(m.POD_DELETED, {"pod__metadata__namespace": "../kube-system"}, id="pod-namespace-path"),
+        pytest.param(m.POD_DELETED, {"pod__metadata__uid": ""}, id="pod-without-uid"),
+        pytest.param(m.POD_BOUND, {"pod__metadata__name": "x" * 254}, id="pod-name-too-long"),
+        pytest.param(m.POD_BOUND, {"observed_at": -1.0}, id="observed-before-1970"),
+        pytest.param(m.ZONE_COOLDOWN, {"until": 1e300}, id="zone-cooled-down-forever"),
+        pytest.param(m.INSTANCE_CREATED, {"uid": "a b"}, id="uid-with-space"),
+        pytest.param(m.INSTANCE_CREATED, {"eks_ci_id": "x" * 129}, id="instance-id-too-long"),
+        pytest.param(m.INSTANCE_FAILED, {"node": "Eklet_Node"}, id="node-name-not-dns"),
+        pytest.param(m.PLACEMENT_DECIDED, {"namespace": "A"}, id="decision-namespace-upper-case"),
+    ],
+)
+def test_a_field_the_api_or_a_clock_would_never_give_is_refused_at_decode(subject: str,
+                                                                           changes: dict[str, object]) -> None:
+    assert m.decode(subject, m.encode(sample(subject)))  # the unchanged sample decodes
+    with pytest.raises(msgspec.ValidationError):
+        m.decode(subject, forged(subject, **changes))
+
+
+def test_identity_problem_names_the_field_and_cuts_the_value() -> None:
+    assert m.identity_problem("default", "web-0", "0b8c") is None
+    problem = m.identity_problem("default", "Web" * 500, "0b8c")
+    assert problem is not None and problem.startswith("name ") and len(problem) < 200

@@ -178,3 +178,30 @@ def test_a_handlers_concurrency_can_come_from_the_config_without_rewriting_its_s
     assert [s.concurrency for s in service.handlers.specs] == [1, 3]  # the registered specs stay as they were
     zero = parse_config({"nats": {"url": "nats://127.0.0.1:4222"}, "provisioner": {"createConcurrency": 0}}, env={})
     assert [s.concurrency for s in service.handler_specs(zero)] == [1, 3]  # never below one
+
+
+async def test_a_stop_during_a_waiting_startup_hook_ends_it_and_runs_the_shutdown_hooks(nats_server: str) -> None:
+    service = Service("waiting")
+    waiting, cancelled, shut_down = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    @service.on_startup
+    async def wait_for_identity(ctx: Context) -> None:
+        waiting.set()
+        try:
+            await asyncio.Event().wait()  # an answer that never comes (the API unreachable)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    @service.on_shutdown
+    async def close(ctx: Context) -> None:
+        shut_down.set()
+
+    config = parse_config({"nats": {"url": nats_server}}, env={})
+    runtime = Runtime(service, config, health_port=0, health_host="127.0.0.1")
+    serving = asyncio.create_task(runtime.serve())
+    await asyncio.wait_for(waiting.wait(), 10)
+    runtime.stop()
+    assert await asyncio.wait_for(serving, 10) == 0
+    assert cancelled.is_set() and shut_down.is_set()
+    assert not runtime.is_ready()

@@ -71,6 +71,27 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _checked_types() -> list[tuple[str, type, msgspec.Meta]]:
+    """The module's `Annotated[...]` aliases with their msgspec constraints, in definition order."""
+    found = []
+    for name, value in vars(m).items():
+        args = getattr(value, "__metadata__", None)
+        if args and isinstance(args[0], msgspec.Meta):
+            found.append((name, value.__origin__, args[0]))
+    return found
+
+
+def _constraints(meta: msgspec.Meta) -> str:
+    parts = []
+    for label, attr in (("length ≥", "min_length"), ("length ≤", "max_length"), ("≥", "ge"), ("≤", "le")):
+        value = getattr(meta, attr)
+        if value is not None:
+            parts.append(f"{label} {int(value) if isinstance(value, float) and value.is_integer() else value}")
+    if meta.pattern is not None:
+        parts.append(f"matches `{meta.pattern}`")
+    return ", ".join(parts)
+
+
 def render() -> str:
     docs = _field_docs()
     parts = [INTRO, "## Subjects\n"]
@@ -94,6 +115,12 @@ def render() -> str:
         parts.append(_table(["Field", "Type", "Default", "Description"],
                             [[f"`{f}`", f"`{t}`", d, doc] for f, t, d, doc in rows]) + "\n")
     parts.append("Pod and Node are the slim Kubernetes views of `spillway.model.kube` (valid API JSON, camelCase).\n")
+    parts.append("\n## Checked types\n\nA message is checked when it is decoded; one that fails any check goes to "
+                 "the consumer's dead-letter subject (`undecodable`) and nobody acts on it. A `PodEvent`'s pod must "
+                 "also have a namespace, name and uid the API server would store.\n")
+    parts.append(_table(["Type", "Value", "Checked"], [
+        [f"`{name}`", f"`{base.__name__}`", _constraints(meta)] for name, base, meta in _checked_types()
+    ]) + "\n")
     return "\n".join(parts)
 
 

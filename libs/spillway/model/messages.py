@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -19,6 +19,32 @@ from spillway.model.kube import Node, PersistentVolume, PersistentVolumeClaim, P
 SCHEMA_VERSION: Final = 1
 STREAM: Final = "SPILLWAY"
 SUBJECT_ROOT: Final = "spillway"
+
+
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+LATEST_TIMESTAMP: Final = 4_102_444_800.0
+"""2100-01-01 in epoch seconds: a later time on the bus is a forgery or a bug, never a fact."""
+
+# Fields checked when a message is decoded (a message that fails goes to the dead-letter subject):
+# what the API server would never store, or a time no clock gives, is refused before anyone acts.
+Namespace = Annotated[str, msgspec.Meta(min_length=1, max_length=63, pattern=f"^{DNS_LABEL}$")]
+ObjectName = Annotated[str, msgspec.Meta(min_length=1, max_length=253, pattern=f"^{DNS_SUBDOMAIN}$")]
+NodeName = Annotated[str, msgspec.Meta(max_length=253, pattern=f"^({DNS_SUBDOMAIN})?$")]
+"""A node's name, or empty (not on a node)."""
+Uid = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+CloudId = Annotated[str, msgspec.Meta(max_length=128, pattern=r"^[\x21-\x7e]*$")]
+Timestamp = Annotated[float, msgspec.Meta(ge=0.0, le=LATEST_TIMESTAMP)]
+_IDENTITY_CHECKS = ((re.compile(f"^{DNS_LABEL}$"), 63, "namespace"), (re.compile(f"^{DNS_SUBDOMAIN}$"), 253, "name"),
+                    (re.compile(r"^[\x21-\x7e]+$"), 128, "uid"))
+
+
+def identity_problem(namespace: str, name: str, uid: str) -> str | None:
+    """What is wrong with an object identity the API server would never have stored, or None."""
+    for value, (pattern, limit, field_name) in zip((namespace, name, uid), _IDENTITY_CHECKS, strict=True):
+        if not value or len(value) > limit or not pattern.match(value):
+            return f"{field_name} {value[:64]!r} is not one the API server would store"
+    return None
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):
@@ -40,8 +66,14 @@ class PodEvent(Message, frozen=True, kw_only=True):
     """What happened: gated, unschedulable, bound, terminating or deleted."""
     pod: Pod
     """The pod as the watcher saw it (slim view; valid Kubernetes API JSON)."""
-    observed_at: float
+    observed_at: Timestamp
     """When the watcher saw the change, epoch seconds."""
+
+    def __post_init__(self) -> None:
+        meta = self.pod.metadata
+        problem = identity_problem(meta.namespace, meta.name, meta.uid)
+        if problem is not None:
+            raise ValueError(f"pod {problem}")
 
 
 class NodeEvent(Message, frozen=True, kw_only=True):
@@ -51,7 +83,7 @@ class NodeEvent(Message, frozen=True, kw_only=True):
     """changed (added or updated) or deleted."""
     node: Node
     """The node as the watcher saw it (slim view)."""
-    observed_at: float
+    observed_at: Timestamp
     """When the watcher saw the change, epoch seconds."""
 
 
@@ -84,17 +116,17 @@ class RuleResult(msgspec.Struct, frozen=True, kw_only=True):
 class PlacementDecision(Message, frozen=True, kw_only=True):
     """Placement's verdict for one pod (published by placement, kept in the decisions bucket)."""
 
-    namespace: str
+    namespace: Namespace
     """Pod namespace."""
-    name: str
+    name: ObjectName
     """Pod name."""
-    uid: str
+    uid: Uid
     """Pod uid (decisions are per pod incarnation)."""
     workload: str
     """Workload key, e.g. `Deployment/ns/web` or `Pod/ns/name` for a bare pod."""
     outcome: PlacementOutcome
     """cloud (bound to a super node), local (left to the default scheduler) or refused."""
-    node: str = ""
+    node: NodeName = ""
     """The super node chosen when outcome is cloud."""
     reason: str = ""
     """Reason code (e.g. DaemonsetForbidden, LocalReplicasBelowQuota)."""
@@ -104,7 +136,7 @@ class PlacementDecision(Message, frozen=True, kw_only=True):
     """Every rule's verdict, not just the first refusal."""
     trace_id: str = ""
     """W3C trace id (32 hex) of the decision's trace, for Jaeger look-ups."""
-    decided_at: float = 0.0
+    decided_at: Timestamp = 0.0
     """When the decision was taken, epoch seconds."""
     trigger: str = ""
     """Which path brought the pod to placement: gated or unschedulable."""
@@ -127,34 +159,34 @@ class PlacementDecision(Message, frozen=True, kw_only=True):
 class InstanceEvent(Message, frozen=True, kw_only=True):
     """A cloud container instance changed state (cloud-provisioner; `running` comes from node-status)."""
 
-    namespace: str
+    namespace: Namespace
     """Pod namespace."""
-    name: str
+    name: ObjectName
     """Pod name."""
-    uid: str
+    uid: Uid
     """Pod uid."""
     status: InstanceStatus
     """created, running, deleted or failed."""
-    eks_ci_id: str = ""
+    eks_ci_id: CloudId = ""
     """EksCiId of the instance (empty until the cloud assigned one)."""
-    eks_ci_name: str = ""
+    eks_ci_name: CloudId = ""
     """EksCiName: deterministic, derived from cluster id and pod uid."""
-    node: str = ""
+    node: NodeName = ""
     """The super node the pod is bound to."""
-    request_id: str = ""
+    request_id: CloudId = ""
     """The cloud API RequestId of the call that produced this state."""
     reason: str = ""
     """Why, for failed (the cloud error code) or deleted."""
-    observed_at: float = 0.0
+    observed_at: Timestamp = 0.0
     """Epoch seconds."""
 
 
 class ZoneCooldown(Message, frozen=True, kw_only=True):
     """Avoid a zone for a while (it reported sold out); placement skips its super nodes until `until`."""
 
-    zone: str
+    zone: CloudId
     """Availability zone, e.g. ap-guangzhou-3."""
-    until: float
+    until: Timestamp
     """Epoch seconds when the zone may be used again."""
     reason: str = ""
     """The cloud error that caused it (e.g. ResourceInsufficient.SoldOut)."""

@@ -105,8 +105,9 @@ class Runtime:
         ctx = Context(self.service.name, self.config, self.bus, logging.getLogger(f"spillway.{self.service.name}"),
                       clock=self.clock, liveness=self.liveness)
         self.service.bind(ctx)
-        for hook in self.service.startup_hooks:
-            await hook(ctx)
+        for hook in self.service.startup_hooks:  # a hook may wait (the cluster's identity): a stop ends it
+            if not await self._unless_stopped(_done(hook(ctx))):
+                return False
         for spec in self.service.handler_specs(self.config):
             consumer = Consumer(self.bus, spec)
             await consumer.start()

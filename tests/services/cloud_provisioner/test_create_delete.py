@@ -12,7 +12,7 @@ from nats.js.api import ConsumerInfo
 from spillway.bus import Bus
 from spillway.cloud import InstanceNaming
 from spillway.emulator.server import Emulator
-from spillway.kube import KubeClient
+from spillway.kube import KubeClient, pod_path
 from spillway.model import messages as m
 from spillway.sandbox import Sandbox
 from tests.fixtures.eventually import eventually
@@ -22,6 +22,7 @@ from tests.services.cloud_provisioner.harness import (
     NODE_B,
     announce,
     create_and_bind,
+    get_pod,
     pod_body,
 )
 
@@ -99,11 +100,31 @@ async def test_pod_gone_deletes_its_instance(
     async with run_provisioner():
         await announce(bus, pod)
         await eventually(lambda: instances_named(emulator, name), what="the instance created")
-        await announce(bus, pod, change)
+        # what the watcher sees: a deletion timestamp (grace left), or the object gone
+        await kube.delete(pod_path("default", pod.metadata.name), grace_seconds=30 if change == "terminating" else 0)
+        gone = await get_pod(kube, pod.metadata.name) if change == "terminating" else pod
+        await announce(bus, gone, change)
         await eventually(lambda: not instances_named(emulator, name), what="the instance deleted")
         msg = await deleted.next_msg(timeout=10)
     event = m.decode(m.INSTANCE_DELETED, msg.data)
     assert event.uid == pod.metadata.uid and event.eks_ci_id.startswith("eksci-")
+
+
+@pytest.mark.parametrize("change", ["terminating", "deleted"])
+async def test_a_deletion_the_api_contradicts_is_dead_lettered_and_the_instance_kept(
+    sandbox: Sandbox, kube: KubeClient, bus: Bus, emulator: Emulator, run_provisioner: RunProvisioner,
+    change: m.PodChange, naming: InstanceNaming,
+) -> None:
+    pod = await create_and_bind(sandbox, kube, pod_body(f"alive-{change}"))
+    name = naming.name(pod.metadata.uid)
+    letters = await bus.nc.subscribe(m.dlq_subject("cloud-provisioner"))
+    async with run_provisioner():
+        await announce(bus, pod)
+        await eventually(lambda: instances_named(emulator, name), what="the instance created")
+        await announce(bus, pod, change)  # forged: the pod is alive and not being deleted
+        letter = m.decode(m.dlq_subject("cloud-provisioner"), (await letters.next_msg(timeout=10)).data)
+    assert letter.subject == m.POD_SUBJECT_BY_CHANGE[change] and "contradicts the API" in letter.error
+    assert len(instances_named(emulator, name)) == 1  # still there
 
 
 async def test_pods_on_other_nodes_and_daemonset_pods_get_no_instance(
