@@ -4,12 +4,13 @@ liveness names a dead or stuck one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
 from prometheus_client import REGISTRY
 
-from spillway.loops import Backoff, Liveness, call_with_retry, every, supervise, until_ok
+from spillway.loops import Backoff, Liveness, call_with_retry, every, raise_if_cancelled, supervise, until_ok
 from tests.fixtures.clock import FakeClock
 
 
@@ -259,3 +260,41 @@ async def test_a_long_run_resets_the_crash_count() -> None:
     await clock.parked()
     assert clock.slept == [1.0] * 5 and liveness.problems() == []
     task.cancel()
+
+
+async def test_a_cancel_that_the_task_swallows_still_stops_it_and_it_is_never_restarted() -> None:
+    clock = FakeClock()
+    runs = 0
+    inside = asyncio.Event()
+
+    async def swallows_cancellation() -> None:  # as a library that catches CancelledError and returns
+        nonlocal runs
+        runs += 1
+        inside.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return
+
+    task = asyncio.create_task(supervise("unit swallow", swallows_cancellation, clock=clock))
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert runs == 1 and clock.slept == []
+
+
+async def test_raise_if_cancelled_turns_a_lost_cancellation_back_into_one() -> None:
+    async def loses_a_cancel_then_checks() -> str:
+        current = asyncio.current_task()
+        assert current is not None
+        raise_if_cancelled()  # nothing asked yet: a no-op
+        current.cancel()
+        # what asyncio.wait_for does in Python 3.11 when the answer arrives with the cancel
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0)
+        raise_if_cancelled()
+        return "went on"
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.create_task(loses_a_cancel_then_checks())

@@ -54,18 +54,25 @@ def test_documented_names_match_the_manifests() -> None:
         for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])
         if "secretKeyRef" in e.get("valueFrom", {})
     }
-    (secret_name,) = set(env_refs)
+    secret_name = next(name for name, key in env_refs.items() if key in ("secretID", "secretKey"))
     created = re.search(r"create secret generic (\S+) \\\n\s+--from-literal=(\w+)=\S+ --from-literal=(\w+)=", text)
     assert created is not None
     assert created.group(1) == secret_name
     assert {created.group(2), created.group(3)} == {"secretID", "secretKey"}
     (webhook,) = of_kind(objs, "MutatingWebhookConfiguration")
-    tls_volume = next(v for v in deployments["admission"]["spec"]["template"]["spec"]["volumes"] if "secret" in v)
+    tls_volume = next(v for v in deployments["admission"]["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls")
     script = (REPO / "k8s" / "scripts" / "webhook-cert.sh").read_text()
     assert f'SECRET="${{SECRET:-{tls_volume["secret"]["secretName"]}}}"' in script
     assert f'WEBHOOK="${{WEBHOOK:-{webhook["metadata"]["name"]}}}"' in script
     assert f'SERVICE="${{SERVICE:-{webhook["webhooks"][0]["clientConfig"]["service"]["name"]}}}"' in script
     assert f"deployment/spillway-{SERVICES[1]}" in text  # the rollout status line names a real Deployment
+    # the bus: the credentials Secret the services read comes from `spillway bus credentials`,
+    # the TLS Secret they mount from the script the docs name
+    assert "spillway-nats-credentials" in env_refs and "spillway bus credentials" in text
+    volumes = deployments["admission"]["spec"]["template"]["spec"]["volumes"]
+    nats_tls = next(v for v in volumes if v["name"] == "nats-tls")
+    nats_script = (REPO / "k8s" / "scripts" / "nats-cert.sh").read_text()
+    assert f'SECRET="${{SECRET:-{nats_tls["secret"]["secretName"]}}}"' in nats_script and "nats-cert.sh" in text
 
 
 def test_production_config_has_the_original_chart_keys() -> None:

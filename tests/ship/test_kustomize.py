@@ -175,8 +175,9 @@ def test_production_ships_no_placeholder_secret_and_a_pinned_image() -> None:
 
 def test_base_placeholders_are_marked() -> None:
     objs = render("base")
-    (secret,) = of_kind(objs, "Secret")
-    assert all("PLACEHOLDER" in v for v in secret["stringData"].values())
+    secrets = of_kind(objs, "Secret")
+    assert {s["metadata"]["name"] for s in secrets} == {"spillway-cloud-credentials", "spillway-nats-credentials"}
+    assert all("PLACEHOLDER" in v for secret in secrets for v in secret["stringData"].values())
     (eks_config,) = [o for o in of_kind(objs, "ConfigMap") if o["metadata"]["name"] == "eks-config"]
     assert eks_config["metadata"]["namespace"] == "kube-system"
     assert eks_config["data"] == {"AUTO_SCALE_EKS": "true"}
@@ -223,7 +224,7 @@ def test_nats_component_is_a_three_server_jetstream_cluster() -> None:
     conf = cm["data"]["nats.conf"]
     assert "jetstream" in conf and conf.count("spillway-nats-headless.spillway.svc:6222") == 3
     (env,) = [o for o in of_kind(objs, "ConfigMap") if o["metadata"]["name"].startswith("spillway-env-")]
-    host_port = env["data"]["NATS_URL"].removeprefix("nats://")
+    host_port = env["data"]["NATS_URL"].removeprefix("tls://")
     services = {o["metadata"]["name"]: o for o in of_kind(objs, "Service")}
     client = services[host_port.split(".")[0]]
     assert client["spec"].get("clusterIP") != "None"
@@ -234,6 +235,9 @@ def test_cert_manager_component_injects_the_ca() -> None:
     objs = render("component/cert-manager")
     (config,) = of_kind(objs, "MutatingWebhookConfiguration")
     assert config["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "spillway/spillway-admission"
-    (cert,) = [o for o in objs if o["kind"] == "Certificate"]
-    assert cert["spec"]["secretName"] == "spillway-admission-tls"
-    assert "spillway-admission.spillway.svc" in cert["spec"]["dnsNames"]
+    certs = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Certificate"}
+    assert certs["spillway-admission"]["spec"]["secretName"] == "spillway-admission-tls"
+    assert "spillway-admission.spillway.svc" in certs["spillway-admission"]["spec"]["dnsNames"]
+    bus = certs["spillway-nats"]["spec"]
+    assert bus["secretName"] == "spillway-nats-tls"  # what NATS, the services and the set-up Job mount
+    assert {"spillway-nats.spillway.svc", "*.spillway-nats-headless.spillway.svc"} <= set(bus["dnsNames"])

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import TypeVar
+import ssl
+from typing import Any, TypeVar
 
 import nats
 import nats.errors
@@ -53,13 +54,17 @@ def content_msg_id(subject: str, data: bytes) -> str:
     return hashlib.sha256(subject.encode() + b"\0" + data).hexdigest()[:32]
 
 
-def credentials(user: str, password: Secret | None) -> dict[str, str]:
+def connect_options(user: str, password: Secret | None, ca_file: str = "") -> dict[str, Any]:
     """`nats.connect` arguments for bus user `user` (none without one): the user, its password
-    and its own inbox prefix, the only place it may receive replies."""
-    if not user:
-        return {}
-    return {"user": user, "password": password.reveal() if password else "",
-            "inbox_prefix": permissions.inbox_prefix(user)}
+    and its own inbox prefix, the only place it may receive replies; with `ca_file`, TLS that
+    verifies the server's certificate and name against that CA (the password never travels in clear)."""
+    options: dict[str, Any] = {}
+    if user:
+        options.update(user=user, password=password.reveal() if password else "",
+                       inbox_prefix=permissions.inbox_prefix(user))
+    if ca_file:
+        options["tls"] = ssl.create_default_context(cafile=ca_file)
+    return options
 
 
 class Bus:
@@ -79,13 +84,14 @@ class Bus:
     async def connect(
         cls, url: str, *, service: str, name: str | None = None, connect_timeout: float = 2.0,
         reconnect_time_wait: float = 0.5, max_reconnect_attempts: int = -1, clock: Clock = SYSTEM_CLOCK,
-        user: str = "", password: Secret | None = None,
+        user: str = "", password: Secret | None = None, ca_file: str = "",
     ) -> Bus:
         """Connect; keeps retrying forever by default (also the first connect), logging state changes.
 
         With `user` (and its `password`) the connection is that bus user's (`permissions.USERS`):
         replies come to its own inbox prefix, and unless it is the admin it never creates a stream
-        or bucket. Without, the server must let anyone in (a development server).
+        or bucket. Without, the server must let anyone in (a development server). With `ca_file`
+        the connection is TLS, the server verified against that CA.
         """
 
         async def on_error(exc: Exception) -> None:
@@ -101,7 +107,7 @@ class Bus:
             url, name=name or f"spillway-{service}", connect_timeout=int(max(1, connect_timeout)),
             reconnect_time_wait=reconnect_time_wait, max_reconnect_attempts=max_reconnect_attempts,
             error_cb=on_error, disconnected_cb=on_disconnected, reconnected_cb=on_reconnected,
-            **credentials(user, password),
+            **connect_options(user, password, ca_file),
         )
         return cls(nc, service, clock=clock, sets_up=not user or user == permissions.ADMIN)
 

@@ -12,6 +12,8 @@ import msgspec
 from nats.js.errors import InvalidKeyError, KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
+from spillway.loops import raise_if_cancelled
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DELETED = ("DEL", "PURGE")
@@ -104,6 +106,7 @@ class TypedKV(Generic[T]):
         is logged, counted (`undecodable`) and skipped: one bad value never ends the watch."""
         watcher = await self.raw.watch(key)
         try:
+            raise_if_cancelled()  # a stop during the set-up requests must not become a wait for ever
             async for entry in watcher:
                 if entry is None:  # nats-py's marker: the initial entries were all delivered
                     if on_synced is not None:

@@ -5,8 +5,8 @@ decision or an instance event (which creates and deletes cloud instances) or rew
 Each service connects as its own user and may publish only what the catalogue
 (`messages.CATALOGUE`) says it publishes, write only the KV buckets it owns, and read only the
 buckets and durable consumers it uses. `render_authorization` turns the table into the
-nats-server `authorization { users = [...] }` block that `spillway up`, the tests' server and
-docker-compose run (the k8s NATS component does not yet; docs/rbac.md explains every row).
+nats-server `authorization { users = [...] }` block that `spillway up`, the tests' server,
+docker-compose and the k8s NATS component run (docs/rbac.md explains every row).
 
 What one grant means on the wire (nats-py 2.x against nats-server 2.10+):
 - a JetStream publish: publish to the subject; the ack comes back on the user's own inbox;

@@ -23,7 +23,7 @@ import nats
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from spillway.bus.client import credentials
+from spillway.bus.client import connect_options
 from spillway.cli.bus import add_connection_args, password_from_env
 from spillway.model import messages as m
 
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def tail(args: argparse.Namespace) -> int:
     nc = await nats.connect(args.nats, name="spillway-events", max_reconnect_attempts=-1, connect_timeout=2,
-                            **credentials(args.user, password_from_env()))
+                            **connect_options(args.user, password_from_env(), args.nats_ca))
     done = asyncio.Event()
     seen = 0
 

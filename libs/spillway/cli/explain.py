@@ -77,9 +77,9 @@ def render(record: m.PlacementDecision) -> str:
 
 
 async def fetch(nats_url: str, namespace: str, name: str, user: str = "",
-                password: Secret | None = None) -> m.PlacementDecision | None:
+                password: Secret | None = None, ca_file: str = "") -> m.PlacementDecision | None:
     bus = await Bus.connect(nats_url, service="explain", max_reconnect_attempts=1, connect_timeout=2.0,
-                            user=user, password=password)
+                            user=user, password=password, ca_file=ca_file)
     try:
         decisions = await bus.typed_kv(m.KV_DECISIONS, m.PlacementDecision)
         return await decisions.get(m.kv_key(namespace, name))
@@ -95,7 +95,8 @@ def main(argv: list[str]) -> int:
         return 2
     url = args.nats
     try:
-        record = asyncio.run(asyncio.wait_for(fetch(url, namespace, name, args.user, password_from_env()), 15))
+        reading = fetch(url, namespace, name, args.user, password_from_env(), args.nats_ca)
+        record = asyncio.run(asyncio.wait_for(reading, 15))
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         print(f"spillway explain: cannot read decisions from {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

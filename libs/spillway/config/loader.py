@@ -3,7 +3,8 @@
 The message names the file and the key path (`config.yaml: cloud.subnets[0].zone: required`) and
 never a value, so a secret cannot leak through an error. Secrets may come from the environment:
 SPILLWAY_SECRET_ID / SPILLWAY_SECRET_KEY, else TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY,
-else the file; the bus credentials from SPILLWAY_NATS_USER / SPILLWAY_NATS_PASSWORD, else the file.
+else the file; the bus credentials and CA from SPILLWAY_NATS_USER / SPILLWAY_NATS_PASSWORD /
+SPILLWAY_NATS_CA_FILE, else the file.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ def _check(config: Config) -> tuple[str, str] | None:
         return "nats.url", "must not be empty"
     if config.nats.password and not config.nats.user:
         return "nats.user", "required when a NATS password is set"
+    if config.nats.ca_file and not Path(config.nats.ca_file).is_file():
+        return "nats.caFile", "no such file"
     return None
 
 
@@ -142,7 +145,8 @@ def parse_config(data: Any, source: str = "<config>", env: Mapping[str, str] | N
                                     secret_key=Secret(secret_key) if secret_key else cloud.secret_key)
     nats_password = env.get("SPILLWAY_NATS_PASSWORD")
     bus = msgspec.structs.replace(config.nats, user=env.get("SPILLWAY_NATS_USER") or config.nats.user,
-                                  password=Secret(nats_password) if nats_password else config.nats.password)
+                                  password=Secret(nats_password) if nats_password else config.nats.password,
+                                  ca_file=env.get("SPILLWAY_NATS_CA_FILE") or config.nats.ca_file)
     config = msgspec.structs.replace(config, cloud=cloud, nats=bus, source=source)
     violation = _check(config)
     if violation is not None:

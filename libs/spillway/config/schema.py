@@ -57,6 +57,9 @@ class NatsConfig(_Section, frozen=True):
     """The service's own NATS user (env SPILLWAY_NATS_USER wins); empty: connect without credentials."""
     password: Secret | None = None
     """Its password; normally from env SPILLWAY_NATS_PASSWORD (a Secret), not the file."""
+    ca_file: str = ""
+    """PEM CA that signed the server's TLS certificate (env SPILLWAY_NATS_CA_FILE wins); set: the
+    connection is TLS and the server's certificate and name are verified; empty: plain TCP."""
 
 
 class KubernetesConfig(_Section, frozen=True):

@@ -25,6 +25,16 @@ log = logging.getLogger("spillway.loops")
 RESTART_BACKOFF = Backoff(initial=1.0, cap=60.0)
 
 
+def raise_if_cancelled() -> None:
+    """Raise CancelledError when this task was asked to stop. Call it after awaiting a library
+    that may lose a cancellation (Python 3.11's `asyncio.wait_for`, under nats-py's requests, drops
+    one that arrives as the answer does): the request returns, and the task would otherwise go on
+    to wait for ever."""
+    current = asyncio.current_task()
+    if current is not None and current.cancelling():
+        raise asyncio.CancelledError
+
+
 async def supervise(
     name: str, fn: Callable[[], Awaitable[object]], *, clock: Clock = SYSTEM_CLOCK, liveness: Liveness | None = None,
     backoff: Backoff = RESTART_BACKOFF, unhealthy_after: int = 5, stable_after: float = 60.0,
@@ -43,6 +53,7 @@ async def supervise(
                 why = "returned"
             except Exception as exc:
                 error, why = exc, f"raised {describe_error(exc)}"
+            raise_if_cancelled()  # `fn` ended because a cancel was lost under it: stop, never restart
             if clock.monotonic() - started >= stable_after:
                 ends = 0
             ends += 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -71,6 +72,7 @@ class NatsServer:
         log_file: str | Path | None = None,
         max_payload: int = MAX_PAYLOAD,
         authorization: str = "",
+        tls: tuple[str | Path, str | Path] | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -82,6 +84,8 @@ class NatsServer:
         self.log_file = Path(log_file) if log_file is not None else self.store_dir / "nats-server.log"
         self.max_payload = max_payload
         self.authorization = authorization
+        self.tls = tls
+        """(certificate file, key file): the client port then requires TLS."""
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -105,7 +109,11 @@ class NatsServer:
         config = self.store_dir / "nats-server.conf"
         config.touch(mode=0o600)
         config.chmod(0o600)  # it may hold passwords: readable by its owner only, before they are written
-        config.write_text(f"max_payload: {int(self.max_payload)}\n{self.authorization}")
+        tls = ""
+        if self.tls is not None:
+            cert_file, key_file = (json.dumps(str(Path(p).resolve())) for p in self.tls)
+            tls = f"tls {{\n  cert_file: {cert_file}\n  key_file: {key_file}\n}}\n"
+        config.write_text(f"max_payload: {int(self.max_payload)}\n{tls}{self.authorization}")
         args = [
             self.binary, "-c", str(config), "-js", "-a", self.host, "-p", str(self.port), "-m", str(self.monitor_port),
             "-sd", str(self.store_dir), "--server_name", f"spillway-{self.port}", "-l", str(self.log_file),

@@ -94,7 +94,8 @@ class Runtime:
         await self.health.start()
         log.info("health server listening", extra={"ports": self.health.bound_ports})
         bus = await self._unless_stopped(Bus.connect(
-            self.nats_url, service=self.service.name, user=self.config.nats.user, password=self.config.nats.password))
+            self.nats_url, service=self.service.name, user=self.config.nats.user, password=self.config.nats.password,
+            ca_file=self.config.nats.ca_file))
         if bus is None:
             return False
         self.bus = bus
