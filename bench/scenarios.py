@@ -311,8 +311,15 @@ async def scaledown(state_dir: Path, progress: Progress, cloud: int = 500, local
         await stack.stop()
 
 
+async def idc_scale(state_dir: Path, progress: Progress, pods: int = 5000) -> dict[str, Any]:
+    """Spillway started into an IDC already running `pods` pods (`bench/scale.py`)."""
+    from bench.scale import scale_scenario
+
+    return await scale_scenario(state_dir, progress, pods)
+
+
 SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
-    "burst": burst, "steady": steady, "admission": admission, "scaledown": scaledown,
+    "burst": burst, "steady": steady, "admission": admission, "scaledown": scaledown, "scale": idc_scale,
 }
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from prometheus_client import Counter
 
+from services.admission.metrics import ADMISSION_DEGRADED
 from spillway.model.kube import PLACEMENT_GATE, Pod
 from spillway.policy import PolicyOptions, add_gate_patch, review
 from spillway.policy.patches import JsonPatch
@@ -34,8 +34,6 @@ REVIEW_API_VERSION = "admission.k8s.io/v1"
 MAX_REVIEW_BYTES = 4 * 2**20
 MAX_WARNING_CHARS = 250  # kube-apiserver may truncate longer warnings
 
-ADMISSION_DEGRADED = Counter("spillway_admission_degraded_total",
-                             "Reviews answered without the full policy (undecodable pod, policy failure)", ["why"])
 
 
 class _Kind(msgspec.Struct):

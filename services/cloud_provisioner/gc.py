@@ -23,9 +23,8 @@ import time
 from collections.abc import Callable, Iterable
 
 import msgspec
-from prometheus_client import Counter
 
-from services.cloud_provisioner.metrics import INSTANCES_DELETED
+from services.cloud_provisioner.metrics import GC_UNDECODABLE_PODS, INSTANCES_DELETED
 from spillway.cloud import Instance, InstanceNaming, InstanceProvider
 from spillway.kube import KubeClient
 from spillway.kube.client import collection_path
@@ -35,8 +34,6 @@ from spillway.model.kube import decode_pod, decode_pod_list, raw_uid
 
 log = logging.getLogger("spillway.cloud-provisioner.gc")
 GC_LOOP = "orphan gc"
-UNDECODABLE_PODS = Counter("spillway_gc_undecodable_pods_total",
-                           "Pods on the super nodes the orphan GC could not decode (their instances were kept)")
 
 
 class UnreadablePod(Exception):
@@ -71,7 +68,7 @@ class OrphanCollector:
                     pod = decode_pod(item)
                 except msgspec.DecodeError as exc:
                     uid = raw_uid(item)
-                    UNDECODABLE_PODS.inc()
+                    GC_UNDECODABLE_PODS.inc()
                     log.warning("pod not decodable; its instance is kept", extra={
                         "node": node, "uid": uid, "error": describe_error(exc)})
                     if not uid:

@@ -18,7 +18,15 @@ from collections.abc import Callable
 from opentelemetry.trace import Span
 
 from services.cloud_provisioner.failures import Failure, classify_failure, scrub
-from services.cloud_provisioner.metrics import CLOUD_ERRORS, INSTANCES_CREATED, INSTANCES_DELETED, INSTANCES_FAILED
+from services.cloud_provisioner.metrics import (
+    CLOUD_ERRORS,
+    INSTANCE_CREATE_SECONDS,
+    INSTANCE_DELETE_SECONDS,
+    INSTANCES_CREATED,
+    INSTANCES_DELETED,
+    INSTANCES_FAILED,
+    ZONE_SOLD_OUT,
+)
 from services.cloud_provisioner.resolve import Resolver
 from services.cloud_provisioner.settings import super_nodes
 from spillway.bus import Bus, PermanentError, TemporaryError, current_delivery
@@ -58,6 +66,8 @@ class Provisioner:
         self.nodes = super_nodes(config)
         self.rule_context = RuleContext(options=policy_options(config))
         self.naming = naming
+        for subnet in config.cloud.subnets:  # the series exist at 0, so the first one shows in increase()
+            ZONE_SOLD_OUT.labels(subnet.zone)
         self._gone: OrderedDict[str, None] = OrderedDict()
 
     def instance_name(self, pod: Pod) -> str:
@@ -91,7 +101,9 @@ class Provisioner:
                 if result.warnings:
                     await self._event(pod, "Warning", "TranslationWarning",
                                       "; ".join(result.warnings))
+                creating = time.perf_counter()
                 instance_id = await self.provider.create(CreateRequest.from_params(result.request))
+                INSTANCE_CREATE_SECONDS.observe(time.perf_counter() - creating)
             except (CloudError, TranslationError) as exc:
                 await self._failed(pod, node, name, exc, secret_values, span)
                 return
@@ -162,6 +174,7 @@ class Provisioner:
         cooldown = m.ZoneCooldown(zone=failure.zone, until=until, reason=failure.code)
         zones = await self.bus.typed_kv(m.KV_ZONES, m.ZoneCooldown)
         await zones.put(m.kv_key(failure.zone), cooldown)
+        ZONE_SOLD_OUT.labels(failure.zone).inc()
         await self.bus.publish(cooldown, msg_id=f"cooldown:{failure.zone}:{int(until)}")
 
     async def _event(self, pod: Pod, type_: str, reason: str, message: str) -> None:
@@ -195,10 +208,12 @@ class Provisioner:
             "k8s.pod.uid": pod.metadata.uid, "spillway.instance.name": name, "spillway.pod.change": event.change,
         }) as span:
             try:
+                deleting = time.perf_counter()
                 found = (await self.provider.describe_by_names([name])).get(name)
                 if found is not None:
                     span.set_attribute("spillway.instance.id", found.id)
                     await self.provider.delete([found.id])
+                    INSTANCE_DELETE_SECONDS.observe(time.perf_counter() - deleting)
             except RetryableError as exc:
                 CLOUD_ERRORS.labels(exc.code).inc()
                 raise TemporaryError(str(exc)) from exc

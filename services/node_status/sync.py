@@ -33,8 +33,8 @@ from functools import partial
 from typing import Any
 
 import msgspec
-from prometheus_client import Counter
 
+from services.node_status.metrics import POD_STEP_FAILURES, UNDECODABLE_PODS
 from services.node_status.podstatus import pod_status
 from spillway.bus import is_permanent
 from spillway.cloud import Instance, InstanceNaming, InstanceProvider
@@ -53,10 +53,6 @@ POD_UPDATE_REFUSED = "PodUpdateRefused"
 """Warning event reason: the API server refuses node-status's write to this pod, for good."""
 MAX_SKIPPED_ROUNDS = 64
 """A failing pod is retried after 1, 2, 4… rounds, at most this many."""
-POD_STEP_FAILURES = Counter("spillway_node_status_pod_failures_total",
-                            "Per-pod steps of node-status that failed; the other pods went on", ["step"])
-UNDECODABLE_PODS = Counter("spillway_node_status_undecodable_pods_total",
-                           "Pods on the super nodes a resync could not decode (kept as last seen)")
 
 
 def is_refusal(exc: BaseException) -> bool:

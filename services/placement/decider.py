@@ -34,6 +34,7 @@ from opentelemetry import trace
 
 from services.placement.backoff import WorkloadBackoffs
 from services.placement.ledger import Ledger, WorkloadLocks
+from services.placement.metrics import PENDING_SINCE, observe_decision
 from services.placement.record import OUTCOMES, decision_record, span_attributes
 from services.placement.view import ClusterView
 from spillway.bus import Bus, TemporaryError
@@ -142,6 +143,7 @@ class Decider:
     async def on_event(self, event: m.PodEvent) -> None:
         """A pending-gated or pending-unschedulable event from the watcher."""
         pod = self.view.upsert_pod(event.pod)
+        PENDING_SINCE.set(event.observed_at)
         trigger = Trigger.GATED if event.change == "gated" else Trigger.UNSCHEDULABLE
         await self.decide_pod(pod.key, trigger)
 
@@ -439,6 +441,7 @@ class Decider:
             await self._announce_backoff(pod, decision)
         if not self.ledger.should_publish(meta.uid, (record.outcome, record.reason, record.node)):
             return
+        observe_decision(record, meta.creation_timestamp)
         decisions = await self.bus.kv(m.KV_DECISIONS)
         await decisions.put(m.kv_key(meta.namespace, meta.name), m.encode(record))
         await self.bus.publish(record, msg_id=f"{meta.uid}:decision:{record.outcome}:{record.reason}:{record.node}")

@@ -9,7 +9,9 @@
   one JSON patch and a binding, recorded as an Event, a KV record (`decisions`), a
   `spillway.placement.decided` message and a span;
 - back-off (`backoff.py`): every replica hears the cloud instances' failures and successes and
-  keeps a growing cool-down per workload whose cloud pods keep failing.
+  keeps a growing cool-down per workload whose cloud pods keep failing;
+- returns (`returns.py`): the leader sends burst pods home through the Eviction API once local
+  room has freed and lasted (switch `RETURN_TO_LOCAL`, off by default).
 
 Run it with `spillway run placement --config FILE`.
 """
@@ -21,8 +23,10 @@ from dataclasses import dataclass
 from services.placement.backoff import InstanceOutcomes
 from services.placement.decider import Decider
 from services.placement.leadership import Leadership
+from services.placement.metrics import FleetReporter
+from services.placement.returns import Returns
 from services.placement.view import ClusterView
-from spillway.config import policy_options
+from spillway.config import policy_options, return_settings
 from spillway.kube import KubeClient
 from spillway.kube.events import EventRecorder
 from spillway.kube.leader import LeaderElector, leader_identity
@@ -38,6 +42,8 @@ class PlacementState:
     decider: Decider | None = None
     leadership: Leadership | None = None
     outcomes: InstanceOutcomes | None = None
+    fleet: FleetReporter | None = None
+    returns: Returns | None = None
     identity: str = ""
 
 
@@ -69,6 +75,9 @@ def build_service() -> PlacementService:
         state.leadership = Leadership(ctx.bus, elector, decider, concurrency=cfg.concurrency,
                                       resync_seconds=cfg.resync_seconds, clock=ctx.clock, liveness=ctx.liveness)
         state.outcomes = InstanceOutcomes(ctx.bus, view, decider.backoffs, wake=state.leadership.poke)
+        state.fleet = FleetReporter(view, lambda: elector.is_leader, ctx.config.cloud.prices, clock=ctx.clock)
+        state.returns = Returns(view, decider, client, ctx.bus, recorder, return_settings(ctx.config),
+                                clock=ctx.clock, liveness=ctx.liveness)
         await state.outcomes.start()
         await view.start(ctx.bus)
         service.set_ready(True)
@@ -77,6 +86,16 @@ def build_service() -> PlacementService:
     async def lead(ctx: Context) -> None:
         assert state.leadership is not None
         await state.leadership.run()
+
+    @service.background
+    async def report_fleet(ctx: Context) -> None:
+        assert state.fleet is not None
+        await state.fleet.run(ctx.liveness)
+
+    @service.background
+    async def return_home(ctx: Context) -> None:
+        assert state.returns is not None and state.leadership is not None
+        await state.leadership.elector.while_leading(state.returns.lead)
 
     @service.on_shutdown
     async def close(ctx: Context) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from spillway.model import messages as m
 from spillway.model.kube import ANNOTATION_AUTO_SCALE, Pod
 from spillway.policy import Decision, Outcome, WorkloadKey
+from spillway.policy.returns import RETURN_PATH, ReturnVerdict
+from spillway.policy.returns import RULE_NAMES as RETURN_RULE_NAMES
 
 OUTCOMES: Mapping[Outcome, m.PlacementOutcome] = {
     Outcome.CLOUD: "cloud", Outcome.LOCAL: "local", Outcome.STAY_PENDING: "refused",
@@ -42,6 +44,32 @@ def decision_record(
         local_replicas=decision.local_replicas,
         local_count=decision.local_count,
         warnings=list(decision.warnings),
+    )
+
+
+def return_record(pod: Pod, workload: WorkloadKey, verdict: ReturnVerdict, *, global_switch: str | None,
+                  local_replicas: int | None, local_count: int, trace_id: str, now: float) -> m.PlacementDecision:
+    """The record of a return: outcome local, reason ReturnedToLocal, path `return`, every return
+    rule passed; the switch fields are AUTO_SCALE_EKS's (the way back to the cloud was open)."""
+    meta = pod.metadata
+    return m.PlacementDecision(
+        namespace=meta.namespace,
+        name=meta.name,
+        uid=meta.uid,
+        workload=str(workload),
+        outcome="local",
+        reason=verdict.reason,
+        message=verdict.message,
+        rules=[m.RuleResult(rule=name, code="Allowed") for name in RETURN_RULE_NAMES],
+        trace_id=trace_id,
+        decided_at=now,
+        trigger=RETURN_PATH,
+        global_switch=global_switch,
+        workload_switch=meta.annotations.get(ANNOTATION_AUTO_SCALE),
+        switch_allowed=True,
+        local_replicas=local_replicas,
+        local_count=local_count,
+        warnings=list(verdict.warnings),
     )
 
 

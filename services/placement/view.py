@@ -149,9 +149,17 @@ class ClusterView:
     # ---- reading ----------------------------------------------------------------------------
 
     def global_switch(self) -> str | None:
+        return self.config_value(ANNOTATION_AUTO_SCALE)
+
+    def config_data(self) -> Mapping[str, str]:
+        """kube-system/eks-config's data (empty when it does not exist)."""
         if self.config is None or self.config.deleted:
-            return None
-        return self.config.data.get(ANNOTATION_AUTO_SCALE)
+            return {}
+        return self.config.data
+
+    def config_value(self, key: str) -> str | None:
+        """One key of kube-system/eks-config (None when it or the ConfigMap is absent)."""
+        return self.config_data().get(key)
 
     def super_nodes(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.is_super_node()]

@@ -102,8 +102,14 @@ def build_service() -> WatcherService:
 
     @service.background
     async def watch(ctx: Context) -> None:
-        tasks = [asyncio.create_task(r.run(), name=f"reflector:{b}") for b, r in state.reflectors.items()]
+        # nodes first: a pod on a node known to be local needs no event (`classify`), so knowing the
+        # nodes before the first pod list spares every consumer a start-up flood of events to drop
+        nodes = state.reflectors[m.KV_NODES]
+        tasks = [asyncio.create_task(nodes.run(), name=f"reflector:{m.KV_NODES}")]
         try:
+            await nodes.synced.wait()
+            tasks += [asyncio.create_task(r.run(), name=f"reflector:{b}") for b, r in state.reflectors.items()
+                      if r is not nodes]
             await asyncio.gather(*(r.synced.wait() for r in state.reflectors.values()))
             await _after_first_sync(state)
             service.set_ready(True)

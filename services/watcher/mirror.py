@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from opentelemetry import context as otel_context
 
-from services.watcher.classify import classify, message_id, signature
+from services.watcher.classify import classify, counted_fields, message_id, node_fields, signature
 from services.watcher.pipeline import KeyedPipeline
 from services.watcher.report import RefusalReporter
 from spillway.bus import Bus, is_permanent
@@ -68,9 +68,19 @@ class ClusterMirror:
         self._published: dict[str, tuple[str, str, str, str]] = {}
         self._pods: dict[str, _Backlog[Pod]] = {}
         self._nodes: dict[str, _Backlog[Node]] = {}
+        self.local_nodes: set[str] = set()
+        """Nodes known not to be super nodes: their pods concern no cloud service (`classify`)."""
+        self._counted: dict[str, int] = {}  # pod on a local node → digest of what its bucket entry holds
+        self._node_digests: dict[str, int] = {}
         self.published_events = 0
+        self.skipped_updates = 0
+        """Pod and node updates that changed nothing any consumer reads, so nothing was written."""
 
     # ---- pods -------------------------------------------------------------------------------
+
+    def is_local(self, pod: Pod) -> bool:
+        """Bound to a node known not to be a super node: no cloud service acts on it."""
+        return bool(pod.spec.node_name) and pod.spec.node_name in self.local_nodes
 
     async def on_pod(self, event: RawEvent) -> None:
         """Raises msgspec.DecodeError for a pod that is not a pod (the reflector reports it)."""
@@ -79,15 +89,25 @@ class ClusterMirror:
         if event.type == "DELETED":
             pod = _decode_or_tombstone(decode_pod, event.raw, Pod)
             self._published.pop(key, None)
+            self._counted.pop(key, None)
             backlog.latest = None
-            backlog.owe("deleted", pod, frozenset())
+            backlog.owe("forgotten" if self.is_local(pod) else "deleted", pod, frozenset())
         else:
             pod = decode_pod(event.raw)
             change = classify(event.type, pod)
             sig = signature(change, pod)
-            if change is not None and self._published.get(key) != sig:
+            local = self.is_local(pod)
+            if change is not None and self._published.get(key) != sig and not local:
                 backlog.owe(change, pod, _COALESCING_POD_CHANGES)
             self._published[key] = sig
+            if local:
+                counted = counted_fields(pod)
+                if self._counted.get(key) == counted and not backlog.steps:
+                    self.skipped_updates += 1  # a status flap of a local pod: nobody reads it
+                    return
+                self._counted[key] = counted
+            else:
+                self._counted.pop(key, None)
             backlog.latest = pod
         self._pods[key] = backlog
         await self.pipeline.submit(key, lambda: self._flush_pod(key),
@@ -102,6 +122,9 @@ class ClusterMirror:
             try:
                 if change == "deleted":
                     await self._pod_deleted(key, pod)
+                elif change == "forgotten":  # a local pod: out of the bucket, no event
+                    if is_valid_key(key):
+                        await (await self.bus.typed_kv(m.KV_PODS, Pod)).delete(key)
                 else:
                     await self._store(m.KV_PODS, key, m.encode(pod), "Pod", pod.metadata.uid)
                     event = m.PodEvent(change=change, pod=pod, observed_at=self.clock())  # type: ignore[arg-type]
@@ -137,9 +160,21 @@ class ClusterMirror:
         key = event.key
         backlog = self._nodes.get(key) or _Backlog[Node]()
         if event.type == "DELETED":
+            self.local_nodes.discard(key)
+            self._node_digests.pop(key, None)
             backlog.owe("deleted", _decode_or_tombstone(decode_node, event.raw, Node), frozenset())
         else:
-            backlog.owe("changed", decode_node(event.raw), frozenset({"changed"}))
+            node = decode_node(event.raw)
+            if node.is_super_node():
+                self.local_nodes.discard(key)
+            else:
+                self.local_nodes.add(key)
+            digest = node_fields(node)
+            if self._node_digests.get(key) == digest and not backlog.steps:
+                self.skipped_updates += 1  # a heartbeat: nothing anyone reads changed
+                return
+            self._node_digests[key] = digest
+            backlog.owe("changed", node, frozenset({"changed"}))
         self._nodes[key] = backlog
         await self.pipeline.submit(key, lambda: self._flush_node(key),
                                    report=lambda exc: self._refused("Node", key, exc))

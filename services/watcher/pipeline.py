@@ -18,12 +18,12 @@ retried, so it costs one attempt and affects no other key.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from prometheus_client import Counter
-
+from services.watcher.metrics import MIRROR_LAG, PIPELINE_COALESCED, PIPELINE_PERMANENT, PIPELINE_RETRIES
 from spillway.bus import is_permanent
 from spillway.loops import SYSTEM_CLOCK, Backoff, Clock
 
@@ -31,12 +31,6 @@ log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
 Report = Callable[[BaseException], None]
 
-PIPELINE_PERMANENT = Counter("spillway_watcher_pipeline_permanent_failures_total",
-                             "Watcher writes given up at once because no retry can succeed", ["error"])
-PIPELINE_RETRIES = Counter("spillway_watcher_pipeline_retries_total",
-                           "Watcher writes retried after a retryable error", ["error"])
-PIPELINE_COALESCED = Counter("spillway_watcher_pipeline_coalesced_total",
-                             "Pending watcher writes replaced by a newer state of the same object")
 WRITE_BACKOFF = Backoff(initial=0.1, cap=5.0, jitter=0.0)
 """A key's failed write is tried again after 0.1 s, 0.2 s … 5 s; a success starts it over."""
 
@@ -45,6 +39,8 @@ WRITE_BACKOFF = Backoff(initial=0.1, cap=5.0, jitter=0.0)
 class _Pending:
     job: Job
     report: Report | None
+    since: float
+    """clock.monotonic() when the oldest change this job writes arrived (a job replacing one keeps its time)."""
 
 
 class KeyedPipeline:
@@ -71,20 +67,23 @@ class KeyedPipeline:
         A key that already has work takes no new slot and returns at once; a new key waits for a
         free slot. `report` is called (synchronously) with the error when the job fails permanently.
         """
-        if self._queue_behind_worker(key, _Pending(job, report)):
+        pending = _Pending(job, report, self._clock.monotonic())
+        if self._queue_behind_worker(key, pending):
             return
         await self._slots.acquire()
-        if self._queue_behind_worker(key, _Pending(job, report)):  # a worker started while we waited
+        if self._queue_behind_worker(key, pending):  # a worker started while we waited
             self._slots.release()
             return
-        self._pending[key] = _Pending(job, report)
+        self._pending[key] = pending
         self._workers[key] = asyncio.create_task(self._work(key), name=f"pipeline:{key}")
 
     def _queue_behind_worker(self, key: str, pending: _Pending) -> bool:
         if key not in self._workers:
             return False
-        if key in self._pending:
+        replaced = self._pending.get(key)
+        if replaced is not None:
             PIPELINE_COALESCED.inc()
+            pending = dataclasses.replace(pending, since=replaced.since)
         self._pending[key] = pending
         return True
 
@@ -99,6 +98,7 @@ class KeyedPipeline:
                     holding = True
                 try:
                     await pending.job()
+                    MIRROR_LAG.observe(self._clock.monotonic() - pending.since)
                     failures = 0
                 except asyncio.CancelledError:
                     raise

@@ -15,15 +15,13 @@ import logging
 from typing import Any
 
 import msgspec
-from prometheus_client import Counter
 
+from services.watcher.metrics import OBJECTS_REFUSED
 from spillway.bus import PayloadTooLarge
 from spillway.kube.events import EventRecorder, ObjectRef
 
 log = logging.getLogger("spillway.watcher")
 
-OBJECTS_REFUSED = Counter("spillway_watcher_objects_refused_total",
-                          "Objects the watcher could not decode, store or publish", ["kind", "reason"])
 MAX_EVENTS_IN_FLIGHT = 32
 
 

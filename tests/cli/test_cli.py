@@ -7,7 +7,7 @@ import pytest
 
 from spillway.cli import SUBCOMMANDS, main
 
-DESIGN_SUBCOMMANDS = ["demo", "up", "sandbox", "cloud-emulator", "run", "explain", "events", "bench", "bus"]
+DESIGN_SUBCOMMANDS = ["demo", "up", "sandbox", "cloud-emulator", "run", "explain", "events", "status", "bench", "bus"]
 
 
 def test_help_lists_every_subcommand() -> None:

@@ -143,6 +143,8 @@ async def test_a_broken_list_or_watch_backs_off_on_the_reflectors_clock() -> Non
                                      RuntimeError("server disconnected"), OSError("refused"), TimeoutError()]
 
     class DownApi:
+        list_pages = KubeClient.list_pages  # pages through `request`, which fails
+
         async def request(self, *args: Any, **kwargs: Any) -> bytes:
             if not failures:
                 raise asyncio.CancelledError  # enough: end the run

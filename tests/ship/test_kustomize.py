@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.kubectl, pytest.mark.skipif(KUBECTL is None, reason="k
 
 K8S_VERSION = "1.32.0"  # kubectl 1.32 here; kubernetes-validate ships 1.25 … 1.37
 # Custom resources have no schema in kubernetes-validate; their objects are skipped, by name.
-NO_SCHEMA = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certificate")}
+NO_SCHEMA = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certificate"),
+             ("monitoring.coreos.com/v1", "PodMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
 DOC_SECRET_ENV = {"SPILLWAY_SECRET_ID": "secretID", "SPILLWAY_SECRET_KEY": "secretKey"}
 
 

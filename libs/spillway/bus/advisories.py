@@ -28,6 +28,7 @@ from spillway.bus.consumer import DEAD_LETTER_PAYLOAD_HEAD, dead_letter_id, erro
 from spillway.bus.errors import PayloadTooLarge, is_permanent
 from spillway.bus.handlers import safe_durable
 from spillway.model import messages as m
+from spillway.telemetry.metrics import BUS_DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ async def move_to_dlq(bus: Bus, data: bytes) -> None:
         await bus.publish(letter, msg_id=msg_id)
     except PayloadTooLarge:
         await bus.publish(cut_payload(letter, len(data)), msg_id=msg_id)
+    BUS_DEAD_LETTERS.labels(adv.consumer, "no_verdict").inc()
     log.warning("message dead-lettered from advisory",
                 extra={"consumer": adv.consumer, "stream_seq": adv.stream_seq, "subject": subject})
 
@@ -95,6 +97,8 @@ class AdvisoryMover:
             filter_subjects=subjects if len(subjects) > 1 else None,
         ))
         sub = await self.bus.js.pull_subscribe_bind(durable=self.name, stream=streams.ADVISORY_STREAM)
+        for name in self.consumer_names:  # the series exist at 0, so the first one shows in increase()
+            BUS_DEAD_LETTERS.labels(name, "no_verdict")
         self._task = asyncio.create_task(self._loop(sub), name=f"advisories:{self.name}")
 
     async def stop(self) -> None:

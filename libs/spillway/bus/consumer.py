@@ -30,10 +30,20 @@ from spillway.bus.errors import PayloadTooLarge, TemporaryError, is_permanent
 from spillway.bus.handlers import Delivery, HandlerSpec, _delivery
 from spillway.model import messages as m
 from spillway.telemetry import extract_context, get_tracer
-from spillway.telemetry.metrics import BUS_DEAD_LETTERS, BUS_HANDLED, BUS_HANDLER_SECONDS
+from spillway.telemetry.metrics import (
+    BUS_CONSUMER_ACK_PENDING,
+    BUS_CONSUMER_PENDING,
+    BUS_DEAD_LETTERS,
+    BUS_HANDLED,
+    BUS_HANDLER_SECONDS,
+    BUS_REDELIVERIES,
+)
 
 log = logging.getLogger(__name__)
 DEAD_LETTER_PAYLOAD_HEAD = 64 * 1024  # characters of an oversized payload a dead letter keeps
+DEAD_LETTER_WHYS = ("undecodable", "permanent", "exhausted")
+BACKLOG_SECONDS = 10.0
+"""How often a consumer asks the server for its backlog (the pending gauges)."""
 
 
 def dead_letter_id(stream: str, seq: int, consumer: str) -> str:
@@ -58,6 +68,7 @@ class Consumer:
         self.fetch_timeout = fetch_timeout
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._backlog: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(spec.concurrency)
 
@@ -79,11 +90,22 @@ class Consumer:
         """Create or update the durable consumer, then run the loop in a task."""
         await streams.ensure_consumer(self.bus.js, m.STREAM, self.config())
         sub = await self.bus.js.pull_subscribe_bind(durable=self.name, stream=m.STREAM)
+        for why in DEAD_LETTER_WHYS:  # the series exist at 0, so the first one shows in increase()
+            BUS_DEAD_LETTERS.labels(self.name, why)
+        BUS_REDELIVERIES.labels(self.name)
         self._task = asyncio.create_task(self._loop(sub), name=f"consumer:{self.name}")
+        self._backlog = asyncio.create_task(self._report_backlog(sub), name=f"backlog:{self.name}")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop fetching; let in-flight handlers finish for up to `grace` seconds, then cancel them."""
         self._stopping.set()
+        if self._backlog is not None:
+            self._backlog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._backlog
+            for gauge in (BUS_CONSUMER_PENDING, BUS_CONSUMER_ACK_PENDING):  # a stopped consumer reports no backlog
+                with contextlib.suppress(KeyError):
+                    gauge.remove(self.name)
         if self._task is not None:
             await asyncio.wait({self._task}, timeout=grace)
             if not self._task.done():
@@ -137,6 +159,19 @@ class Consumer:
         finally:
             stop_wait.cancel()
 
+    async def _report_backlog(self, sub: Any) -> None:
+        """The server's count of what waits for this consumer, now and every BACKLOG_SECONDS: a
+        stuck or slow consumer shows as a growing backlog even when it fetches nothing."""
+        while True:
+            try:
+                info = await sub.consumer_info()
+            except Exception as exc:  # a gauge goes stale for a round; the consumer is not affected
+                log.debug("consumer info failed", extra={"consumer": self.name, "error": error_text(exc)})
+            else:
+                BUS_CONSUMER_PENDING.labels(self.name).set(info.num_pending or 0)
+                BUS_CONSUMER_ACK_PENDING.labels(self.name).set(info.num_ack_pending or 0)
+            await asyncio.sleep(BACKLOG_SECONDS)
+
     def _free_slots(self) -> int:
         return self.spec.concurrency - len(self._inflight)
 
@@ -155,6 +190,8 @@ class Consumer:
     async def handle(self, msg: Msg) -> None:
         """Process one delivered message to a verdict (ack, nak with delay, or DLQ + term)."""
         md = msg.metadata
+        if md.num_delivered > 1:
+            BUS_REDELIVERIES.labels(self.name).inc()
         headers = dict(msg.headers or {})
         with get_tracer().start_as_current_span(
             f"{msg.subject} process", context=extract_context(headers), kind=SpanKind.CONSUMER,

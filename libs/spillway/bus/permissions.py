@@ -110,8 +110,8 @@ USERS: tuple[BusUser, ...] = (
     BusUser("node-status", "tracks cloud pods and reports them running",
             consumers=("on_pod", "on_instance"), dead_letter_mover=True),
     BusUser("admission", "reads the global switch for the admission webhook", reads=(m.KV_CONFIG,)),
-    BusUser(READER, "`spillway events` and `spillway explain`: reads the bus, changes nothing",
-            reads=(m.KV_DECISIONS,), subscribe=(f"{m.SUBJECT_ROOT}.>",),
+    BusUser(READER, "`spillway events`, `spillway explain` and `spillway status`: reads the bus, changes nothing",
+            reads=(m.KV_DECISIONS, m.KV_ZONES), subscribe=(f"{m.SUBJECT_ROOT}.>",),
             publish=(f"{JS_API}.STREAM.INFO.{m.STREAM}", f"{JS_API}.CONSUMER.CREATE.{m.STREAM}",
                      f"$JS.FC.{m.STREAM}.>")),
     BusUser(ADMIN, "creates and updates the streams and buckets (set-up, upgrades) and repairs by hand; "

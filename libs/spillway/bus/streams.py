@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import ConsumerConfig, DiscardPolicy, KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
@@ -27,6 +27,14 @@ ADVISORY_STREAM = "SPILLWAY_ADVISORIES"
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 DUPLICATE_WINDOW_SECONDS = 120.0
 STREAM_MAX_AGE_SECONDS = 7 * 24 * 3600.0
+"""Dead letters stay a week for an operator to read; events are consumed within seconds."""
+STREAM_MAX_BYTES = 256 * 2**20
+"""Whatever the churn, the stream never outgrows this: the oldest events (consumed long ago) go
+first. About 30,000 events of whole pods: the watcher publishes only what changes a decision or a
+cloud pod, so a 500-pod burst is a few thousand; a backlog this large means consumers are down,
+and their resyncs recover. JetStream reserves it on every replica's disk (`max_file_store`)."""
+ADVISORY_MAX_AGE_SECONDS = 24 * 3600.0
+ADVISORY_MAX_BYTES = 64 * 2**20
 
 STREAM_CONFIG = StreamConfig(
     name=m.STREAM,
@@ -34,6 +42,8 @@ STREAM_CONFIG = StreamConfig(
     subjects=[f"{m.SUBJECT_ROOT}.>"],
     storage=StorageType.FILE,
     max_age=STREAM_MAX_AGE_SECONDS,
+    max_bytes=STREAM_MAX_BYTES,
+    discard=DiscardPolicy.OLD,
     duplicate_window=DUPLICATE_WINDOW_SECONDS,
 )
 
@@ -42,7 +52,9 @@ ADVISORY_STREAM_CONFIG = StreamConfig(
     description="MAX_DELIVERIES advisories of SPILLWAY consumers (DLQ safety net)",
     subjects=[f"{MAX_DELIVERIES_ADVISORY}.{m.STREAM}.*"],
     storage=StorageType.FILE,
-    max_age=24 * 3600.0,
+    max_age=ADVISORY_MAX_AGE_SECONDS,
+    max_bytes=ADVISORY_MAX_BYTES,
+    discard=DiscardPolicy.OLD,
 )
 
 

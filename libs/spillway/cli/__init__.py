@@ -28,6 +28,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("run", "spillway.cli.run", "run one service: watcher, placement, cloud-provisioner, ..."),
     Subcommand("explain", "spillway.cli.explain", "explain the placement decision of NAMESPACE/POD"),
     Subcommand("events", "spillway.cli.events", "tail the bus in readable form"),
+    Subcommand("status", "spillway.cli.status", "super nodes, workloads, zones, failures and cost on one screen"),
     Subcommand("bench", "spillway.cli.bench", "run benchmark scenarios and print figures"),
     Subcommand("bus", "spillway.cli.bus", "the admin's side of the bus: set up the streams, print the users"),
 )

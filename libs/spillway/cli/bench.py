@@ -14,7 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ALL = ("burst", "steady", "admission", "scaledown", "scheduler", "hostile")
+ALL = ("burst", "steady", "admission", "scaledown", "scheduler", "hostile", "return")
+HEAVY = ("scale",)
+"""Run only when named: minutes of the whole machine."""
 
 
 def flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
@@ -45,6 +47,8 @@ async def run(names: list[str], args: argparse.Namespace, as_json: bool) -> dict
             kwargs: dict[str, Any] = {}
             if name == "burst":
                 kwargs = {"n": args.pods}
+            elif name == "scale":
+                kwargs = {"pods": args.pods}
             elif name == "steady":
                 kwargs = {"rate": args.rate, "seconds": args.seconds}
             elif name == "admission":
@@ -54,6 +58,13 @@ async def run(names: list[str], args: argparse.Namespace, as_json: bool) -> dict
 
                 progress("scheduler: 2000 pods that fit nowhere, API latency while the scheduler works")
                 results[name] = await sandbox_scheduler.run()
+                continue
+            if name == "return":  # burst pods coming home once the IDC has room again
+                from bench import returns
+
+                progress(f"return: {args.return_pods} pods burst because the IDC was full, then room frees")
+                results[name] = await returns.run(Path(tmp), progress, pods=args.return_pods,
+                                                  workloads=args.return_workloads)
                 continue
             if name == "hostile":  # no stack: the pure policy and translation, per call
                 from bench import hostile
@@ -67,13 +78,16 @@ async def run(names: list[str], args: argparse.Namespace, as_json: bool) -> dict
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="spillway bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("scenario", nargs="?", choices=(*ALL, "all"), default="all")
+    parser.add_argument("scenario", nargs="?", choices=(*ALL, *HEAVY, "all"), default="all")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--pods", type=int, default=2000, help="burst: pods to scale to")
+    parser.add_argument("--pods", type=int, default=2000, help="burst: pods to scale to; scale: pods the IDC runs")
     parser.add_argument("--rate", type=float, default=100.0, help="steady: pods per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="steady: duration")
     parser.add_argument("--hostile-pods", type=int, default=5000, help="hostile: pods to generate")
     parser.add_argument("--admission-rate", type=float, default=500.0, help="admission: requests per second")
+    parser.add_argument("--return-pods", type=int, default=200, help="return: pods that burst and come home")
+    parser.add_argument("--return-workloads", type=int, default=10,
+                        help="return: Deployments they belong to (one PodDisruptionBudget each)")
     args = parser.parse_args(argv)
     names = list(ALL) if args.scenario == "all" else [args.scenario]
     results = asyncio.run(run(names, args, args.json))

@@ -22,12 +22,14 @@ from spillway.bus import Bus
 from spillway.cli.bus import add_connection_args, password_from_env
 from spillway.config import Secret
 from spillway.model import messages as m
+from spillway.policy.returns import RETURN_PATH
 
 OUTCOME_TEXT = {
     "cloud": "burst to the cloud",
     "local": "kept local (released to the local scheduler)",
     "refused": "stays pending (not allowed to burst)",
 }
+RETURNED = "returned to the IDC (evicted from its super node; its replacement is placed locally)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,12 +52,13 @@ def render(record: m.PlacementDecision) -> str:
     lines = [
         f"Pod:        {record.namespace}/{record.name} (uid {record.uid})",
         f"Workload:   {record.workload}",
-        f"Decision:   {OUTCOME_TEXT.get(record.outcome, record.outcome)}"
+        f"Decision:   {RETURNED if record.trigger == RETURN_PATH else OUTCOME_TEXT.get(record.outcome, record.outcome)}"
         + (f" → node {record.node}" if record.node else ""),
         f"Reason:     {record.reason}: {record.message}",
         f"Path:       {record.trigger or 'unknown'}"
         + (" (gated at creation, decided before any scheduler)" if record.trigger == "gated" else
-           " (the scheduler found no room locally)" if record.trigger == "unschedulable" else ""),
+           " (the scheduler found no room locally)" if record.trigger == "unschedulable" else
+           " (sent home from the cloud once local room freed)" if record.trigger == RETURN_PATH else ""),
         f"Switches:   global AUTO_SCALE_EKS {_switch(record.global_switch)}, workload AUTO_SCALE_EKS "
         f"{_switch(record.workload_switch)} → bursting "
         f"{'allowed' if record.switch_allowed else 'refused'} ({record.switch_reason})",

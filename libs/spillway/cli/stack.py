@@ -591,6 +591,7 @@ class LocalStack:
         self.env_path.chmod(0o600)  # it holds a password
         self.env_path.write_text(
             f"export KUBECONFIG={self.kubeconfig}\nexport NATS_URL={self.nats_address}\n"
+            f"export SPILLWAY_CONFIG={self.config_path}\n"
             f"export SPILLWAY_NATS_USER={READER}\nexport SPILLWAY_NATS_PASSWORD={self._nats_passwords[READER]}\n")
 
     def pids(self) -> dict[str, int]:

@@ -7,6 +7,7 @@ retryer (we retry ourselves), `protocol` passed to HttpProfile's constructor.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,12 @@ from spillway.cloud.errors import CloudError, classify
 from spillway.cloud.ratelimit import ActionRateLimiter
 from spillway.cloud.retry import CloudRetry
 from spillway.loops import SYSTEM_CLOCK, Clock, RetryPolicy, call_with_retry
+from spillway.telemetry.metrics import (
+    CLOUD_API_RATE_LIMIT_WAIT,
+    CLOUD_API_REQUESTS,
+    CLOUD_API_SECONDS,
+    cloud_error_code,
+)
 
 log = logging.getLogger(__name__)
 # The SDK logs whole request bodies at DEBUG (registry passwords, secret env values): keep it quiet
@@ -71,15 +78,25 @@ class TkeApi:
         await self._client.close()
 
     async def call_once(self, action: str, params: dict[str, Any], *, idempotent: bool = True) -> dict[str, Any]:
+        waiting = time.perf_counter()
         await self._limiter.acquire(action)
+        started = time.perf_counter()
+        CLOUD_API_RATE_LIMIT_WAIT.labels(action).observe(started - waiting)
         self.calls += 1
+        code = "ClientError"  # cancelled, or failed before any answer: unless told otherwise below
         try:
             raw = await self._client.call_and_deserialize(action, params, dict)
+            code = "OK"
         except TencentCloudSDKException as exc:
+            code = str(exc.code)
             message = exc.message.decode(errors="replace") if isinstance(exc.message, bytes) else str(exc.message)
-            raise classify(str(exc.code), message, exc.requestId, idempotent=idempotent) from None
+            raise classify(code, message, exc.requestId, idempotent=idempotent) from None
         except httpx.HTTPError as exc:  # the async SDK lets transport errors through unwrapped
-            raise classify("ClientNetworkError", f"{type(exc).__name__}: {exc}", None) from None
+            code = "ClientNetworkError"
+            raise classify(code, f"{type(exc).__name__}: {exc}", None) from None
+        finally:
+            CLOUD_API_SECONDS.labels(action).observe(time.perf_counter() - started)
+            CLOUD_API_REQUESTS.labels(action, cloud_error_code(code)).inc()
         response: dict[str, Any] = raw["Response"]
         return response
 

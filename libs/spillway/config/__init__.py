@@ -5,7 +5,7 @@
 """
 
 from spillway.config.loader import ConfigError, load_config, parse_config, require
-from spillway.config.policy import policy_options
+from spillway.config.policy import policy_options, return_settings
 from spillway.config.schema import (
     AdmissionConfig,
     CloudConfig,
@@ -14,6 +14,8 @@ from spillway.config.schema import (
     KubernetesConfig,
     NatsConfig,
     PlacementConfig,
+    Prices,
+    ReturnToLocalConfig,
     Subnet,
     TelemetryConfig,
     TLSConfig,
@@ -22,6 +24,6 @@ from spillway.config.secret import Secret
 
 __all__ = [
     "AdmissionConfig", "CloudConfig", "Config", "ConfigError", "EkletConfig", "KubernetesConfig", "NatsConfig",
-    "PlacementConfig", "Secret", "Subnet", "TLSConfig", "TelemetryConfig", "load_config", "parse_config",
-    "policy_options", "require",
+    "PlacementConfig", "Prices", "ReturnToLocalConfig", "Secret", "Subnet", "TLSConfig", "TelemetryConfig",
+    "load_config", "parse_config", "policy_options", "require", "return_settings",
 ]

@@ -9,6 +9,7 @@ SPILLWAY_NATS_CA_FILE, else the file.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -93,6 +94,10 @@ def _check(config: Config) -> tuple[str, str] | None:
         return "cloud.apiEndpoint", "expected host[:port] or http(s)://host[:port]"
     if config.cloud.instance_quota < 0:
         return "cloud.instanceQuota", "must be >= 0"
+    for key, price in (("cloud.prices.vcpuHour", config.cloud.prices.vcpu_hour),
+                       ("cloud.prices.memoryGiBHour", config.cloud.prices.memory_gib_hour)):
+        if not math.isfinite(price) or price < 0:
+            return key, "must be a finite number >= 0"
     for key, port in (("telemetry.healthPort", config.telemetry.health_port),
                       ("telemetry.metricsPort", config.telemetry.metrics_port),
                       ("admission.port", config.admission.port)):
@@ -100,12 +105,33 @@ def _check(config: Config) -> tuple[str, str] | None:
             return key, "must be a port number (0-65535)"
     if config.placement.sold_out_cooldown_seconds < 0:
         return "placement.soldOutCooldownSeconds", "must be >= 0"
+    returns = _check_returns(config)
+    if returns is not None:
+        return returns
     if not config.nats.url:
         return "nats.url", "must not be empty"
     if config.nats.password and not config.nats.user:
         return "nats.user", "required when a NATS password is set"
     if config.nats.ca_file and not Path(config.nats.ca_file).is_file():
         return "nats.caFile", "no such file"
+    return None
+
+
+def _check_returns(config: Config) -> tuple[str, str] | None:
+    """placement.returnToLocal: finite numbers; the loop's period and the wait for a replacement
+    above 0, at least one return a minute."""
+    r = config.placement.return_to_local
+    at_least_zero = (("stableSeconds", r.stable_seconds), ("minCloudSeconds", r.min_cloud_seconds),
+                     ("cooldownSeconds", r.cooldown_seconds))
+    above_zero = (("settleSeconds", r.settle_seconds), ("checkSeconds", r.check_seconds))
+    for key, value in at_least_zero:
+        if not (math.isfinite(value) and value >= 0):
+            return f"placement.returnToLocal.{key}", "must be a number >= 0"
+    for key, value in above_zero:
+        if not (math.isfinite(value) and value > 0):
+            return f"placement.returnToLocal.{key}", "must be a number > 0"
+    if r.max_per_minute < 1:
+        return "placement.returnToLocal.maxPerMinute", "must be >= 1"
     return None
 
 

@@ -24,6 +24,19 @@ class Subnet(_Section, frozen=True):
     """Availability zone of the subnet, e.g. ap-guangzhou-3."""
 
 
+class Prices(_Section, frozen=True):
+    """What cloud instances cost, for the estimate in `spillway_cloud_cost_per_hour` and `spillway
+    status`: an instance costs its spec's cores times `vcpuHour` plus its GiB times `memoryGiBHour`.
+    The defaults are examples that show the shape, not Tencent's prices: set your own."""
+
+    vcpu_hour: float = msgspec.field(default=0.1, name="vcpuHour")
+    """Price of one vCPU for one hour (example default 0.1)."""
+    memory_gib_hour: float = msgspec.field(default=0.05, name="memoryGiBHour")
+    """Price of one GiB of memory for one hour (example default 0.05)."""
+    currency: str = "CNY"
+    """What the prices are in; only shown, never converted."""
+
+
 class CloudConfig(_Section, frozen=True):
     app_id: str = msgspec.field(default="", name="appID")
     owner_uin: str = msgspec.field(default="", name="ownerUIN")
@@ -44,6 +57,8 @@ class CloudConfig(_Section, frozen=True):
     """How many container instances this cluster may run (super-node capacity is derived from it)."""
     rate_limit: float = 15.0
     """Client-side requests per second per API action, below TKE's 20/s; 0 turns the limiter off."""
+    prices: Prices = Prices()
+    """Prices for the cost estimate (examples by default)."""
 
 
 class EkletConfig(_Section, frozen=True):
@@ -67,6 +82,24 @@ class KubernetesConfig(_Section, frozen=True):
     """Path to a kubeconfig; empty means in-cluster configuration."""
 
 
+class ReturnToLocalConfig(_Section, frozen=True):
+    """placement.returnToLocal: when burst pods come home (the switch is `RETURN_TO_LOCAL` in
+    kube-system/eks-config or on the pod template; off by default)."""
+
+    stable_seconds: float = 60.0
+    """Local room must have lasted this long, without a break, before a pod is sent to it."""
+    min_cloud_seconds: float = 300.0
+    """A pod stays in the cloud at least this long."""
+    max_per_minute: int = 10
+    """Evictions in any 60 s, cluster-wide."""
+    cooldown_seconds: float = 600.0
+    """A workload whose replacement burst again, or never ran locally, is not returned this long."""
+    settle_seconds: float = 120.0
+    """How long a return waits for its replacement to run locally before it counts as failed."""
+    check_seconds: float = 10.0
+    """How often the cloud pods are looked at."""
+
+
 class PlacementConfig(_Section, frozen=True):
     switch_precedence: Literal["documented", "workload"] = "documented"
     deletion_cost: int = -100
@@ -81,6 +114,8 @@ class PlacementConfig(_Section, frozen=True):
     """Pending pods decided in parallel (decisions of one workload are still serialised)."""
     resync_seconds: float = 30.0
     """How often pods still pending are decided again (switch, node and zone changes also trigger it)."""
+    return_to_local: ReturnToLocalConfig = ReturnToLocalConfig()
+    """When pods that burst come back to local nodes (`returnToLocal`)."""
 
 
 class TelemetryConfig(_Section, frozen=True):

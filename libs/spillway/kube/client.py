@@ -19,7 +19,7 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
 from spillway.config import ConfigError
-from spillway.kube.errors import Conflict, Invalid, KubeError, NotFound, error_from_status
+from spillway.kube.errors import Conflict, Gone, Invalid, KubeError, NotFound, error_from_status
 
 T = TypeVar("T")
 
@@ -29,6 +29,31 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 _encoder = msgspec.json.Encoder()
+PAGE_SIZE = 500
+"""Items per list page: kubectl's and client-go's default chunk size."""
+MAX_LIST_ITEMS = 1_000_000
+"""Far above the 150,000 pods Kubernetes supports per cluster: a list longer than this is a broken server."""
+
+
+class ContinueExpired(Gone):
+    """410 for a list's continue token: its snapshot was compacted before the last page."""
+
+
+class ListMeta(msgspec.Struct):
+    resourceVersion: str = ""
+    continue_: str = msgspec.field(default="", name="continue")
+    remainingItemCount: int | None = None
+
+
+class ListPage(msgspec.Struct):
+    """One page of a list: its items left raw (each decoded on its own, so one bad item stays one
+    item's problem) and its ListMeta."""
+
+    metadata: ListMeta = msgspec.field(default_factory=ListMeta)
+    items: list[msgspec.Raw] = []
+
+
+_list_decoder = msgspec.json.Decoder(ListPage)
 # one watch event carries one object (at most ~1.5 MiB in etcd) and its envelope: a line far
 # longer than that is a broken stream, and buffering it without bound would eat the memory
 MAX_WATCH_LINE = 16 * 2**20
@@ -158,6 +183,46 @@ class KubeClient:
             if buffer.strip():
                 yield bytes(buffer)
 
+    async def list_pages(
+        self, path: str, params: Mapping[str, str | int | bool] | None = None, *,
+        page_size: int = PAGE_SIZE, max_items: int = MAX_LIST_ITEMS, request_timeout: float | None = 60.0,
+    ) -> AsyncIterator[ListPage]:
+        """LIST a collection `page_size` items at a time (`limit`/`continue`), yielding each page as
+        it arrives with its items still raw, so a caller applies a page and lets it go: memory stays
+        one page whatever the cluster's size. `page_size` 0 asks for everything at once.
+
+        Every page of one list is the same snapshot (the server reads continues at the first page's
+        resourceVersion); when the server compacted it before the last page, `ContinueExpired` (a
+        `Gone`) is raised: the pages already yielded are of a snapshot that can no longer be finished.
+        More than `max_items` items, or a server handing back the token it was given, raises
+        KubeError: a list that long is a broken server, not a cluster."""
+        token = ""
+        listed = 0
+        while True:
+            query: dict[str, str | int | bool] = dict(params or {})
+            if page_size > 0:
+                query["limit"] = page_size
+            if token:
+                query["continue"] = token
+            try:
+                raw = await self.request("GET", path, params=query, request_timeout=request_timeout)
+            except Gone as exc:
+                if not token:
+                    raise
+                raise ContinueExpired(exc.status, exc.reason, exc.message, context=exc.context) from exc
+            page = _list_decoder.decode(raw)
+            listed += len(page.items)
+            if listed > max_items:
+                raise KubeError(0, "ListTooLarge", f"more than {max_items} items listed", context=f"LIST {path}")
+            yield page
+            following = page.metadata.continue_
+            if not following:
+                return
+            if following == token:
+                raise KubeError(0, "ListNotProgressing", "the server answered with the continue token it was sent",
+                                context=f"LIST {path}")
+            token = following
+
     # ---- the calls the services make ---------------------------------------------------------
 
     async def patch(
@@ -207,6 +272,34 @@ class KubeClient:
                 return False
             raise
 
+    async def evict_pod(self, namespace: str, name: str, *, uid: str | None = None,
+                        grace_seconds: int | None = None) -> None:
+        """POST a policy/v1 Eviction (pods/eviction): the API deletes the pod gracefully only if its
+        PodDisruptionBudget allows it. `uid` makes it a precondition (a pod re-created under the
+        same name is not evicted: 409). A 429 — the budget allows no disruption now, or the server
+        throttles — raises `TooManyRequests` with how long to wait (`Retry-After`, at most
+        `MAX_RETRY_AFTER`; None when the server names no wait): wait, never retry at once."""
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace_seconds is not None:
+            options["gracePeriodSeconds"] = grace_seconds
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace},
+                "deleteOptions": options}
+        path = f"{pod_path(namespace, name)}/eviction"
+        headers = await self._headers(JSON)
+        async with self._session.request("POST", self._url(path, None), data=_encoder.encode(body), headers=headers,
+                                         timeout=aiohttp.ClientTimeout(total=30.0)) as resp:
+            raw = await resp.read()
+            if 200 <= resp.status < 300:
+                return
+            error = error_from_status(resp.status, raw, f"POST {path}")
+            if resp.status != 429:
+                raise error
+            raise TooManyRequests(error.status, error.reason, error.message, context=error.context,
+                                  retry_after=_retry_after(resp.headers.get("Retry-After"), raw),
+                                  disruption_budget=_has_cause(raw, DISRUPTION_BUDGET_CAUSE))
+
     async def delete(
         self, path: str, *, grace_seconds: int | None = None, uid: str | None = None,
         propagation: str | None = None,
@@ -219,6 +312,63 @@ class KubeClient:
         if propagation:
             options["propagationPolicy"] = propagation
         return await self.request("DELETE", path, body=options)
+
+
+MAX_RETRY_AFTER = 60.0
+"""The longest wait a 429 may ask of us (a server's hint, bounded so a bad one cannot park us)."""
+DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
+"""The Status cause of an eviction refused by a PodDisruptionBudget (policy/v1 DisruptionBudgetCause)."""
+
+
+class TooManyRequests(KubeError):
+    """429: not now. `retry_after`: seconds the server asked us to wait (bounded), None when it
+    named none; `disruption_budget`: the refusal came from a PodDisruptionBudget."""
+
+    def __init__(self, status: int, reason: str, message: str, *, context: str = "",
+                 retry_after: float | None = None, disruption_budget: bool = False) -> None:
+        super().__init__(status, reason, message, context=context)
+        self.retry_after = retry_after
+        self.disruption_budget = disruption_budget
+
+
+class _Cause(msgspec.Struct):
+    reason: str = ""
+
+
+class _Details(msgspec.Struct, rename="camel"):
+    retry_after_seconds: int = 0
+    causes: list[_Cause] = []
+
+
+class _StatusDetails(msgspec.Struct):
+    details: _Details | None = None
+
+
+def _details(raw: bytes) -> _Details | None:
+    try:
+        return msgspec.json.decode(raw, type=_StatusDetails).details
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _retry_after(header: str | None, raw: bytes) -> float | None:
+    """Seconds from the Retry-After header (delta-seconds), else the Status' retryAfterSeconds;
+    bounded to MAX_RETRY_AFTER; None when neither names a positive wait."""
+    seconds: float | None = None
+    if header is not None and header.strip().isdigit() and len(header.strip()) <= 6:
+        seconds = float(header.strip())
+    else:
+        details = _details(raw)
+        if details is not None and details.retry_after_seconds > 0:
+            seconds = float(details.retry_after_seconds)
+    if seconds is None or seconds <= 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
+
+
+def _has_cause(raw: bytes, cause: str) -> bool:
+    details = _details(raw)
+    return details is not None and any(c.reason == cause for c in details.causes)
 
 
 def _refused_uid(exc: KubeError) -> bool:

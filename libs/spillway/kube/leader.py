@@ -24,6 +24,7 @@ from typing import Any
 from spillway.kube.client import KubeClient, collection_path, object_path
 from spillway.kube.errors import Conflict, KubeError, NotFound
 from spillway.loops import SYSTEM_CLOCK, Clock
+from spillway.telemetry.metrics import LEADER
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class LeaderElector:
             return False
 
     def _set(self, leading: bool) -> None:
+        LEADER.labels(self.name).set(1 if leading else 0)
         if leading != self.is_leader:
             self.is_leader = leading
             log.info("leadership changed", extra={"lease": f"{self.namespace}/{self.name}", "leader": leading})

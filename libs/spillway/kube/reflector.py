@@ -22,16 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from prometheus_client import Counter
 
-from spillway.kube.client import KubeClient
+from spillway.kube.client import PAGE_SIZE, ContinueExpired, KubeClient
 from spillway.kube.errors import Gone, KubeError, status_from_event_object
 from spillway.loops import SYSTEM_CLOCK, Backoff, Clock
+from spillway.telemetry.metrics import REFLECTOR_BAD_OBJECTS, WATCH_RELISTS
 
 log = logging.getLogger(__name__)
-BAD_OBJECTS = Counter("spillway_reflector_bad_objects_total",
-                      "Listed or watched objects skipped because they could not be read or handled",
-                      ["path", "why"])
 WATCH_BACKOFF = Backoff(initial=0.4, cap=10.0, jitter=0.5)
 """0.4 s, 0.8 s … 10 s, each shortened by up to half at random so reflectors do not reconnect in step."""
 
@@ -46,23 +43,12 @@ class _Item(msgspec.Struct):
     metadata: _Meta = msgspec.field(default_factory=_Meta)
 
 
-class _ListMeta(msgspec.Struct):
-    resourceVersion: str = ""
-    continue_: str = msgspec.field(default="", name="continue")
-
-
-class _ListEnvelope(msgspec.Struct):
-    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
-    items: list[msgspec.Raw] = []
-
-
 class _Event(msgspec.Struct):
     type: str
     object: msgspec.Raw
 
 
 _item_decoder = msgspec.json.Decoder(_Item)
-_list_decoder = msgspec.json.Decoder(_ListEnvelope)
 _event_decoder = msgspec.json.Decoder(_Event)
 
 
@@ -135,7 +121,7 @@ class Reflector:
     label_selector: str | None = None
     field_selector: str | None = None
     watch_timeout_seconds: int = 300
-    page_size: int = 500
+    page_size: int = PAGE_SIZE
     backoff: Backoff = WATCH_BACKOFF
     clock: Clock = SYSTEM_CLOCK
     on_synced: Callable[[], Awaitable[None]] | None = None
@@ -156,15 +142,21 @@ class Reflector:
         return params
 
     async def relist(self) -> None:
-        """List everything, emit ADDED/MODIFIED for changes and DELETED for objects gone since."""
+        """List everything, emit ADDED/MODIFIED for changes and DELETED for objects gone since.
+
+        Page by page, each applied as it arrives (memory: one page). When the server compacted the
+        list's snapshot before the last page, the list is done again in one piece, as client-go's
+        pager does: pages of a newer snapshot would not be one consistent view to watch from."""
+        try:
+            await self._list(self.page_size)
+        except ContinueExpired:
+            log.info("list expired while paging; listing in one piece", extra={"path": self.path})
+            await self._list(0)
+
+    async def _list(self, page_size: int) -> None:
         seen: dict[str, str] = {}
         unnamed_seen: set[str] = set()
-        cont = ""
-        while True:
-            params = self._params() | {"limit": self.page_size}
-            if cont:
-                params["continue"] = cont
-            page = _list_decoder.decode(await self.client.request("GET", self.path, params=params))
+        async for page in self.client.list_pages(self.path, self._params(), page_size=page_size):
             for item in page.items:
                 try:
                     key, rv = _describe(item)
@@ -185,14 +177,14 @@ class Reflector:
                 if previous != rv:
                     self.known[key] = rv
                     await self._handle(RawEvent("ADDED" if previous is None else "MODIFIED", key, rv, bytes(item)))
-            cont = page.metadata.continue_
-            if not cont:
-                self.resource_version = page.metadata.resourceVersion
-                break
+            self.resource_version = page.metadata.resourceVersion
         self._unnamed_bad = unnamed_seen
         for key in [k for k in self.known if k not in seen]:
             rv = self.known.pop(key)
             await self._handle(RawEvent("DELETED", key, rv, _tombstone(key)))
+        relisted = WATCH_RELISTS.labels(self.path)  # exists at 0 from the first list on
+        if self.relists:
+            relisted.inc()
         self.relists += 1
         if not self.synced.is_set():
             self.synced.set()
@@ -250,7 +242,7 @@ class Reflector:
     def _skip(self, event_type: str, key: str, raw: bytes, exc: BaseException) -> None:
         self.bad_objects += 1
         why = "undecodable" if isinstance(exc, msgspec.DecodeError) else "handler_error"
-        BAD_OBJECTS.labels(self.path, why).inc()
+        REFLECTOR_BAD_OBJECTS.labels(self.path, why).inc()
         log.warning("object skipped", extra={"path": self.path, "key": key, "event": event_type, "why": why,
                                              "error": str(exc)[:300], "bytes": len(raw)})
         if self.on_bad_object is None:

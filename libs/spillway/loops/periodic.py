@@ -84,6 +84,7 @@ async def _loop(
     heart = registry.track(name, kind="loop", stuck_after=(
         default_stuck_after(interval, max(interval, backoff.cap)) if stuck_after is None else stuck_after))
     failures = 0
+    LOOP_FAILURES.labels(bounded(name))  # the series exists at 0, so the first failure shows in increase()
     try:
         while True:
             heart.beat()

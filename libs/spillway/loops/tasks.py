@@ -42,6 +42,7 @@ async def supervise(
     """Run `fn()` for ever: restart it with backoff whenever it returns or raises; see the module doc."""
     registry = liveness if liveness is not None else Liveness(clock)
     heart = registry.track(name, kind="task")
+    TASK_RESTARTS.labels(bounded(name))  # the series exists at 0, so the first restart shows in increase()
     ends = 0
     try:
         while True:

@@ -5,7 +5,9 @@ only `spillway.model`. The services (placement, admission, `spillway explain`) c
 
 - `decide(PlacementInput) -> Decision`, then `cloud_patch(pod, decision)` / `local_patch(pod)`;
 - `review(pod, global_switch, options) -> AdmissionResult`;
-- `workload_of(pod, replicaset_owner) -> WorkloadKey`, `count_local(pods, super_nodes, in_flight)`.
+- `workload_of(pod, replicaset_owner) -> WorkloadKey`, `count_local(pods, super_nodes, in_flight)`;
+- the return to the IDC: `returns.precheck` / `returns.judge(facts, room, since)`, with
+  `local_fit.find_room(pod, nodes)` for the room the default scheduler would find.
 """
 
 from spillway.policy.admission import AdmissionResult, review, review_object

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from spillway.policy.decision import DecisionReason, EventReason
 from spillway.policy.nodes import NodeChoiceReason
+from spillway.policy.returns import ReturnReason
 from spillway.policy.rules import REGISTRY, rule_reason_codes
 from spillway.policy.status import Code
 from spillway.policy.switches import SwitchReason
@@ -25,6 +26,7 @@ def reason_codes() -> frozenset[str]:
             *rule_reason_codes(),
             *(r.value for r in NodeChoiceReason),
             *(r.value for r in DecisionReason),
+            *(r.value for r in ReturnReason),
         }
     )
 
@@ -54,8 +56,9 @@ def documented_reasons() -> frozenset[str]:
 
 
 def event_reasons() -> frozenset[str]:
-    """Event reasons besides the Warning reason codes (which are reason codes themselves)."""
-    return frozenset(r.value for r in EventReason)
+    """Event reasons besides the Warning reason codes (which are reason codes themselves); a
+    return's Normal event carries its reason code."""
+    return frozenset({*(r.value for r in EventReason), ReturnReason.RETURNED.value})
 
 
 def status_codes() -> frozenset[str]:

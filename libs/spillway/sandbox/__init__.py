@@ -4,17 +4,20 @@ Use it in-process (`async with Sandbox(SandboxOptions()) as sb:` → `sb.url`, `
 `sb.store`, `sb.audit`, `sb.token_for(ns, sa)`) or as `spillway sandbox`. Module map: resources
 (kinds), store (semantics, watch history, admission hooks, GC), watch (fan-out), selectors,
 patch, pod_rules, validation + quantity (ObjectMeta rules, canonical quantities),
-events_view, api (HTTP), subresources (scale, eviction, log proxy), discovery,
-tables, rbac (tokens, authorizer, audit), certs, persistence, server, cli.
+events_view, paging (limit/continue), api (HTTP), subresources (scale, log proxy), eviction (pods/eviction against
+PodDisruptionBudgets), pdb_rules (their validation and selection), discovery, tables, rbac
+(tokens, authorizer, audit), certs, persistence, server, cli.
 
 Cluster behaviour (each loop switchable, all off by default in-process, on for
 `spillway sandbox`): controllers/ (Deployment, ReplicaSet with the real scale-down order in
-ranking.py, StatefulSet, Job, DaemonSet), scheduler (+ pure scheduling.py: filters, score, the
-real FitError message), kubelet (fake kubelet for the sandbox's own nodes only), webhooks
-(mutating admission webhooks), topology (local nodes from flags or a YAML file).
+ranking.py, StatefulSet, Job, DaemonSet, the disruption controller), scheduler (+ pure
+scheduling.py: filters, score, the real FitError message), kubelet (fake kubelet for the
+sandbox's own nodes only), webhooks (mutating admission webhooks), topology (local nodes from
+flags or a YAML file).
 
 Deliberately left out (each is either not needed by Spillway/kubectl or documented as simplified):
-- Pagination: `limit`/`continue` are accepted, everything is returned, no continue token.
+- `resourceVersionMatch` on lists is not looked at (pagination itself is served as etcd3 storage
+  does: `paging.py`).
 - Protobuf, CBOR and YAML responses (JSON only); YAML request bodies are accepted.
 - Full OpenAPI schemas: `/openapi/v2` is 404, `/openapi/v3` is a stub with GVKs and
   `fieldValidation` only; unknown fields are kept, never rejected (no schema validation).
@@ -34,7 +37,7 @@ Deliberately left out (each is either not needed by Spillway/kubectl or document
   is served from now on (the real server waits and may answer 504); no `sendInitialEvents`.
 - Aggregated discovery (apidiscovery.k8s.io/v2): answered with the plain documents (kubectl
   falls back); no API priority and fairness, no admission plugins other than the hooks, no
-  ResourceQuota/LimitRange, no PodDisruptionBudgets (eviction is a plain graceful delete).
+  ResourceQuota/LimitRange. PodDisruptionBudgets have no events (NoPods, UnmanagedPods…).
 - Authentication is bearer tokens only (admin + per-service-account); plain HTTP, no TLS on
   the API itself. Non-resource URLs are open to any authenticated user.
 - Status `reason` for 405 is the real `MethodNotAllowed`.

@@ -16,7 +16,7 @@ import msgspec
 import yaml
 from aiohttp import web
 
-from spillway.sandbox import errors, protobuf, subresources, tables
+from spillway.sandbox import errors, eviction, paging, protobuf, subresources, tables
 from spillway.sandbox.certs import SandboxPki
 from spillway.sandbox.errors import ApiError
 from spillway.sandbox.patch import PATCH_TYPES, normalise_content_type
@@ -58,7 +58,10 @@ def json_response(body: Any, status: int = 200, warnings: list[str] | None = Non
 
 
 def error_response(err: ApiError) -> web.Response:
-    return json_response(err.status(), err.code)
+    response = json_response(err.status(), err.code)
+    if err.retry_after > 0:  # as apiserver's ErrorNegotiated does for a status asking to wait
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response
 
 
 @dataclass(frozen=True)
@@ -179,11 +182,15 @@ class ResourceApi:
         if verb == "watch":
             return await self._watch(request, t)
         if verb == "list":
-            items, rv = self.store.list(rt.key, ns, q.get("labelSelector"), q.get("fieldSelector"))
+            page = self.store.list_page(rt.key, ns, q.get("labelSelector"), q.get("fieldSelector"),
+                                        limit=paging.parse_limit(q.get("limit")), continue_token=q.get("continue", ""),
+                                        resource_version=q.get("resourceVersion", ""))
             if tables.wants_table(accept):
-                return json_response(tables.table(rt.plural, items, rv, q.get("includeObject", "Metadata")))
+                table = tables.table(rt.plural, page.items, page.resource_version, q.get("includeObject", "Metadata"))
+                table["metadata"] = page.metadata()
+                return json_response(table)
             return json_response({"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
-                                  "metadata": {"resourceVersion": rv}, "items": items})
+                                  "metadata": page.metadata(), "items": page.items})
         if verb == "get":
             if sub == "log":
                 return await subresources.proxy_log(request, self.store, self.pki, ns or "default", name)
@@ -202,10 +209,8 @@ class ResourceApi:
                 await self.store.bind(ns or "default", name, body, dry_run=dry_run)
                 return json_response(errors.success_status(201), 201)
             if name and sub == "eviction":
-                opts = body.get("deleteOptions") or {}
-                await self.store.delete(rt.key, ns, name, grace_period_seconds=opts.get("gracePeriodSeconds"),
-                                        preconditions=opts.get("preconditions"), dry_run=dry_run)
-                return json_response(errors.success_status(201), 201)
+                return json_response(await eviction.evict(self.store, ns or "default", name, body, dry_run=dry_run),
+                                     201)
             if name:
                 raise errors.method_not_supported(rt.plural, "create")
             created = await self.store.create(rt.key, body, namespace=ns, dry_run=dry_run, user=user.name,
@@ -240,7 +245,7 @@ class ResourceApi:
         if verb == "delete":
             return await self._delete(request, t, dry_run)
         if verb == "deletecollection":
-            items, rv = self.store.list(rt.key, ns, q.get("labelSelector"), q.get("fieldSelector"))
+            items, _ = self.store.list(rt.key, ns, q.get("labelSelector"), q.get("fieldSelector"))
             opts = await self._delete_options(request)
             out = []
             for item in items:

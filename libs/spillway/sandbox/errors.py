@@ -23,6 +23,7 @@ class ApiError(Exception):
         group: str = "",
         kind: str = "",
         causes: list[dict[str, str]] | None = None,
+        retry_after: int = 0,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -32,6 +33,10 @@ class ApiError(Exception):
         self.group = group
         self.kind = kind
         self.causes = causes or []
+        self.retry_after = retry_after
+        """Seconds a client should wait (details.retryAfterSeconds and a Retry-After header); 0: none."""
+        self.list_continue = ""
+        """The Status's metadata.continue: a 410 for an expired continue token hands out a new one."""
 
     def status(self) -> dict[str, Any]:
         details: dict[str, Any] = {}
@@ -43,10 +48,12 @@ class ApiError(Exception):
             details["kind"] = self.kind
         if self.causes:
             details["causes"] = self.causes
+        if self.retry_after > 0:
+            details["retryAfterSeconds"] = self.retry_after
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
             "message": self.message,
         }

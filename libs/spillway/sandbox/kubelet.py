@@ -157,24 +157,7 @@ class FakeKubelet:
         spec = current.get("spec") or {}
         uid = current["metadata"]["uid"]
         ip = node.host_ip if spec.get("hostNetwork") else node.allocate(uid)
-        now = rfc3339(self.store.clock())
-        containers = [{"name": c["name"], "image": c.get("image", ""), "imageID": _image_id(c.get("image", "")),
-                       "containerID": _container_id(uid, c["name"]), "ready": True, "started": True,
-                       "restartCount": 0, "state": {"running": {"startedAt": now}}}
-                      for c in spec.get("containers") or []]
-        status: Obj = {
-            "phase": "Running", "hostIP": node.host_ip, "hostIPs": [{"ip": node.host_ip}], "podIP": ip,
-            "podIPs": [{"ip": ip}], "startTime": now, "containerStatuses": containers,
-            "conditions": [_cond("PodReadyToStartContainers", "True", now), _cond("Initialized", "True", now),
-                           _cond("Ready", "True", now), _cond("ContainersReady", "True", now),
-                           _cond("PodScheduled", "True", now)],
-        }
-        if spec.get("initContainers"):
-            status["initContainerStatuses"] = [
-                {"name": c["name"], "image": c.get("image", ""), "imageID": _image_id(c.get("image", "")),
-                 "containerID": _container_id(uid, c["name"]), "ready": True, "restartCount": 0,
-                 "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now,
-                                          "finishedAt": now}}} for c in spec["initContainers"]]
+        status = running_status(spec, uid, node.host_ip, ip, rfc3339(self.store.clock()))
         await self._patch_status(current, status)
 
     async def _complete(self, pod: Obj) -> None:
@@ -252,6 +235,28 @@ class FakeKubelet:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def running_status(spec: Obj, uid: str, host_ip: str, pod_ip: str, now: str) -> Obj:
+    """The status a kubelet reports once the pod's containers run (and its init containers ran)."""
+    containers = [{"name": c["name"], "image": c.get("image", ""), "imageID": _image_id(c.get("image", "")),
+                   "containerID": _container_id(uid, c["name"]), "ready": True, "started": True,
+                   "restartCount": 0, "state": {"running": {"startedAt": now}}}
+                  for c in spec.get("containers") or []]
+    status: Obj = {
+        "phase": "Running", "hostIP": host_ip, "hostIPs": [{"ip": host_ip}], "podIP": pod_ip,
+        "podIPs": [{"ip": pod_ip}], "startTime": now, "containerStatuses": containers,
+        "conditions": [_cond("PodReadyToStartContainers", "True", now), _cond("Initialized", "True", now),
+                       _cond("Ready", "True", now), _cond("ContainersReady", "True", now),
+                       _cond("PodScheduled", "True", now)],
+    }
+    if spec.get("initContainers"):
+        status["initContainerStatuses"] = [
+            {"name": c["name"], "image": c.get("image", ""), "imageID": _image_id(c.get("image", "")),
+             "containerID": _container_id(uid, c["name"]), "ready": True, "restartCount": 0,
+             "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now,
+                                      "finishedAt": now}}} for c in spec["initContainers"]]
+    return status
 
 
 def _owner_kind(pod: Obj) -> str:

@@ -134,6 +134,8 @@ RESOURCES: tuple[ResourceType, ...] = (
                  subresources=(_status("DaemonSet"),), has_generation=True, bump_generation=True),
     ResourceType("batch", "v1", "jobs", "job", "Job", True, (), ("all",),
                  subresources=(_status("Job"),), has_generation=True, bump_generation=True),
+    ResourceType("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", True, ("pdb",),
+                 subresources=(_status("PodDisruptionBudget"),), has_generation=True, bump_generation=True),
     ResourceType("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
                  "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", False, (), ("api-extensions",),
                  has_generation=True),

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from spillway.sandbox import events_view, pod_rules, validation
+from spillway.sandbox import events_view, pdb_rules, pod_rules, validation
 from spillway.sandbox.resources import ResourceType, resource
 
 Obj = dict[str, Any]
@@ -20,6 +20,7 @@ _INITIAL_STATUS: dict[str, dict[str, Any]] = {
     "statefulsets": {"replicas": 0, "availableReplicas": 0},
     "daemonsets": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
                    "numberReady": 0},
+    "poddisruptionbudgets": pdb_rules.INITIAL_STATUS,
 }
 
 
@@ -66,6 +67,8 @@ def validate(rt: ResourceType, obj: Obj, *, creating: bool = False) -> None:
         pod_rules.validate_pod(obj)
     elif rt.bucket == "events":
         events_view.validate_core_event(obj)
+    elif rt.plural == "poddisruptionbudgets":
+        pdb_rules.validate(obj)
 
 
 

@@ -15,20 +15,23 @@ Edit objects only through get_copy() or patch(): never mutate what get()/list()/
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import copy
+import heapq
 import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from spillway.sandbox import errors, events_view, pod_rules, semantics, validation
+from spillway.sandbox import errors, events_view, paging, pod_rules, semantics, validation
 from spillway.sandbox.errors import ApiError
+from spillway.sandbox.paging import ListPage
 from spillway.sandbox.patch import APPLY_PATCH, apply_patch
 from spillway.sandbox.resources import ResourceType, resource
 from spillway.sandbox.selectors import FieldSelector, LabelSelector, object_matcher
@@ -73,6 +76,11 @@ def _meta(obj: Obj) -> dict[str, Any]:
     return meta
 
 
+def _storage_key(namespace: str, name: str) -> str:
+    """An object's key below its resource's etcd prefix: `namespace/name`, or `name` cluster-wide."""
+    return f"{namespace}/{name}" if namespace else name
+
+
 def _refuse_new_uid(rt: ResourceType, name: str, meta: dict[str, Any], old: Obj) -> None:
     """A patch that sets another uid is refused as the update validation does (uid is immutable),
     never applied with the old uid kept: a writer that names the incarnation it saw (kubelet's
@@ -107,6 +115,7 @@ class Store:
         self.dirty = False
         self._default_floor = 0
         self._gc_queue: builtins.list[tuple[str, str, str, str]] = []
+        self._sorted: dict[str, builtins.list[str]] = {}  # bucket → its storage keys in etcd order, while valid
 
     # ---- bootstrapping and persistence -------------------------------------------------------
 
@@ -121,15 +130,18 @@ class Store:
                              "labels": {"kubernetes.io/metadata.name": name}},
                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
 
-    def snapshot(self) -> dict[str, Any]:
-        objects = {b: [o for names in nss.values() for o in names.values()] for b, nss in self._objects.items()}
-        return {"resourceVersion": self.rv, "objects": objects}
+    def objects(self) -> Iterator[tuple[str, Obj]]:
+        """Every stored object with its bucket (what a snapshot holds)."""
+        for bucket, by_ns in self._objects.items():
+            for names in by_ns.values():
+                for obj in names.values():
+                    yield bucket, obj
 
-    def restore(self, snap: dict[str, Any]) -> None:
-        self.rv = int(snap["resourceVersion"])
-        for bucket, objs in snap["objects"].items():
-            for obj in objs:
-                self._put(bucket, obj)
+    def restore(self, resource_version: int, objects: Iterable[tuple[str, Obj]]) -> None:
+        """Load a snapshot's objects as stored at `resource_version`; no history reaches back before it."""
+        self.rv = int(resource_version)
+        for bucket, obj in objects:
+            self._put(bucket, obj)
         for bucket in self._objects:
             self._floor[bucket] = self.rv
         self._default_floor = self.rv
@@ -161,19 +173,116 @@ class Store:
         label_selector: str | LabelSelector | None = None,
         field_selector: str | FieldSelector | None = None,
     ) -> tuple[builtins.list[Obj], str]:
-        """Matching objects (sorted by namespace/name, like etcd) and the list resourceVersion."""
+        """Matching objects (in etcd's key order, `namespace/name`) and the list resourceVersion."""
         rt = resource(key)
         match = self._matcher(rt, label_selector, field_selector)
         by_ns = self._objects.get(rt.bucket, {})
-        spaces = [namespace or ""] if namespace is not None and rt.namespaced else sorted(by_ns)
+        if namespace is not None and rt.namespaced:
+            names = by_ns.get(namespace or "", {})
+            return [self._view(rt, names[n]) for n in sorted(names) if match(names[n])], str(self.rv)
         out = []
-        for ns in spaces:
-            names = by_ns.get(ns, {})
-            for name in sorted(names):
-                obj = names[name]
-                if match(obj):
-                    out.append(self._view(rt, obj))
+        for storage_key in self._sorted_keys(rt.bucket):
+            obj = self._at_key(by_ns, storage_key)
+            if obj is not None and match(obj):
+                out.append(self._view(rt, obj))
         return out, str(self.rv)
+
+    def list_page(
+        self,
+        key: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        *,
+        limit: int = 0,
+        continue_token: str = "",
+        resource_version: str = "",
+    ) -> ListPage:
+        """A list as kube-apiserver answers it (`paging.py`): at most `limit` matching items in key
+        order from where `continue_token` left off, read at the token's resourceVersion (so all pages
+        are one snapshot), with the next token and, without selectors, the remaining item count.
+        `resource_version` "0" is served as the watch cache does (everything, `limit` ignored)."""
+        rt = resource(key)
+        match = self._matcher(rt, label_selector, field_selector)
+        prefix = f"{namespace}/" if namespace and rt.namespaced else ""
+        at = self.rv
+        start = prefix
+        if continue_token:
+            relative, token_rv = paging.decode_continue(continue_token)
+            if resource_version not in ("", "0"):
+                raise errors.bad_request("specifying resource version is not allowed when using continue")
+            start = prefix + relative
+            if token_rv != paging.LATEST:
+                at = token_rv
+        elif resource_version == "0":
+            limit = 0
+        elif resource_version and limit > 0:  # the legacy exact read of a paged list
+            try:
+                at = min(int(resource_version), self.rv)
+            except ValueError:
+                raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
+        if at < self.rv and at < self._floor.get(rt.bucket, self._default_floor):
+            if continue_token:
+                raise paging.expired_continue(start[len(prefix):])
+            raise errors.expired(paging.EXPIRED_LIST)
+        return self._page(rt, match, prefix, start, at, limit, bool(label_selector or field_selector))
+
+    def _page(self, rt: ResourceType, match: Callable[[Obj], bool], prefix: str, start: str, at: int, limit: int,
+              selective: bool) -> ListPage:
+        by_ns = self._objects.get(rt.bucket, {})
+        then = self._state_at(rt.bucket, at)  # storage key → object at `at` (None: absent then)
+        keys = self._sorted_keys(rt.bucket)
+        end = prefix[:-1] + chr(ord("/") + 1) if prefix else "\U0010ffff"
+        first, stop = bisect.bisect_left(keys, start), bisect.bisect_left(keys, end)
+        gone_since = sorted(k for k, obj in then.items()
+                            if obj is not None and start <= k < end and self._at_key(by_ns, k) is None)
+        out: builtins.list[Obj] = []
+        last = ""
+        more = False
+        for storage_key in heapq.merge(keys[first:stop], gone_since):
+            obj = then[storage_key] if storage_key in then else self._at_key(by_ns, storage_key)
+            if obj is None:
+                continue
+            if limit and len(out) >= limit:
+                more = True
+                break
+            last = storage_key
+            if match(obj):
+                out.append(self._view(rt, obj))
+        if not more:
+            return ListPage(out, str(at))
+        remaining = None
+        if not selective:
+            existed = (stop - first) + len(gone_since) - sum(
+                1 for k, obj in then.items() if obj is None and start <= k < end and self._at_key(by_ns, k) is not None)
+            remaining = existed - limit
+        return ListPage(out, str(at), paging.encode_continue(last[len(prefix):] + "\x00", at), remaining)
+
+    def _state_at(self, bucket: str, rv: int) -> dict[str, Obj | None]:
+        """The objects of `bucket` that changed after `rv`, as they were at `rv` (None: absent then),
+        rebuilt from the watch history the way etcd reads an old revision (the caller checked the
+        history still reaches back to `rv`)."""
+        then: dict[str, Obj | None] = {}
+        for event in reversed(self._history.get(bucket, ())):
+            if event.rv <= rv:
+                break
+            meta = event.obj["metadata"]
+            then[_storage_key(meta.get("namespace", ""), meta["name"])] = (
+                None if event.type == "ADDED" else event.old)
+        return then
+
+    def _sorted_keys(self, bucket: str) -> builtins.list[str]:
+        """The bucket's storage keys in etcd order, rebuilt only after an object was added or removed."""
+        keys = self._sorted.get(bucket)
+        if keys is None:
+            keys = self._sorted[bucket] = sorted(
+                _storage_key(ns, name) for ns, names in self._objects.get(bucket, {}).items() for name in names)
+        return keys
+
+    @staticmethod
+    def _at_key(by_ns: dict[str, dict[str, Obj]], storage_key: str) -> Obj | None:
+        ns, _, name = storage_key.rpartition("/")
+        return by_ns.get(ns, {}).get(name)
 
     def count(self, key: str) -> int:
         return sum(len(v) for v in self._objects.get(resource(key).bucket, {}).values())
@@ -259,6 +368,8 @@ class Store:
         return self.rv
 
     def _emit(self, bucket: str, type_: str, obj: Obj, old: Obj | None = None) -> None:
+        """Record and fan out a committed change; `old` is the object before it (a MODIFIED's
+        previous state, a DELETED's last stored state), from which an old revision is rebuilt."""
         event = WatchEvent(type_, obj, self.rv, old)
         history = self._history.get(bucket)
         if history is None:
@@ -278,6 +389,8 @@ class Store:
         old = self._objects.setdefault(bucket, {}).setdefault(ns, {}).get(name)
         if old is not None:
             self._unindex(bucket, old)
+        else:
+            self._sorted.pop(bucket, None)
         self._objects[bucket][ns][name] = obj
         if uid:
             self._by_uid[uid] = (bucket, ns, name)
@@ -320,8 +433,9 @@ class Store:
         self._unindex(rt.bucket, obj)
         names = self._objects.get(rt.bucket, {}).get(meta.get("namespace", ""), {})
         names.pop(meta["name"], None)
+        self._sorted.pop(rt.bucket, None)
         self._by_uid.pop(meta.get("uid", ""), None)
-        self._emit(rt.bucket, "DELETED", removed)
+        self._emit(rt.bucket, "DELETED", removed, obj)
         return removed
 
     def _current(self, rt: ResourceType, namespace: str, name: str) -> Obj:
@@ -474,7 +588,9 @@ class Store:
             patched = apply_patch(base, body, content_type)
             if rt.group == "events.k8s.io":
                 patched = events_view.to_core(patched)
-            meta = _meta(patched)
+            # a patch that does not name metadata shares the stored version's: the new version's
+            # is its own, or committing it would rewrite the old version's resourceVersion
+            meta = patched["metadata"] = dict(_meta(patched))
             want_rv = meta.get("resourceVersion")
             if want_rv == old["metadata"]["resourceVersion"]:
                 want_rv = None

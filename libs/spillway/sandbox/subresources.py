@@ -1,6 +1,6 @@
-"""Subresources beyond status: scale (autoscaling/v1 Scale over a workload's spec.replicas),
-eviction (a plain graceful delete here: no PodDisruptionBudgets) and pods/log (proxied to the
-node's kubelet endpoint over HTTPS with the sandbox's kubelet-client certificate).
+"""Subresources beyond status: scale (autoscaling/v1 Scale over a workload's spec.replicas) and
+pods/log (proxied to the node's kubelet endpoint over HTTPS with the sandbox's kubelet-client
+certificate). pods/eviction, which PodDisruptionBudgets may refuse, is `eviction.py`.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ Topology file (YAML): a list of nodes, or `{nodes: [...]}`; each node:
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,20 @@ def load(path: Path) -> list[LocalNode]:
     return nodes
 
 
+def pod_cidr(index: int) -> str:
+    """Node `index`'s /24 pod range: 10.244.<index>.0/24, carrying on into 10.245.0.0/24 and beyond
+    past 255 nodes (a /24 per node, as the node IPAM allocator hands them out)."""
+    return f"{ipaddress.IPv4Address('10.244.0.0') + index * 256}/24"
+
+
+def host_ip(index: int) -> str:
+    """Node `index`'s InternalIP: 172.20.0.<index + 1>, carrying on into 172.20.1.0 past 254."""
+    return str(ipaddress.IPv4Address("172.20.0.0") + index + 1)
+
+
 def node_object(spec: LocalNode, index: int, now: float) -> Obj:
     """A Ready node as a kubelet would register it (index picks its IP and pod range)."""
+    cidr = pod_cidr(index)
     resources = {"cpu": spec.cpu, "memory": spec.memory, "pods": str(spec.pods), "ephemeral-storage": "100Gi"}
     stamp = rfc3339(now)
     labels = {"kubernetes.io/hostname": spec.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
@@ -64,9 +77,9 @@ def node_object(spec: LocalNode, index: int, now: float) -> Obj:
     node: Obj = {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": spec.name, "labels": labels,
-                     "annotations": {MANAGED_ANNOTATION: "true", POD_CIDR_ANNOTATION: f"10.244.{index}.0/24",
+                     "annotations": {MANAGED_ANNOTATION: "true", POD_CIDR_ANNOTATION: cidr,
                                      "node.alpha.kubernetes.io/ttl": "0"}},
-        "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
+        "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
         "status": {
             "capacity": resources, "allocatable": dict(resources),
             "conditions": [
@@ -78,7 +91,7 @@ def node_object(spec: LocalNode, index: int, now: float) -> Obj:
                 {"type": "Ready", "status": "True", "reason": "KubeletReady",
                  "message": "kubelet is posting ready status", "lastHeartbeatTime": stamp,
                  "lastTransitionTime": stamp}],
-            "addresses": [{"type": "InternalIP", "address": f"172.20.0.{index + 1}"},
+            "addresses": [{"type": "InternalIP", "address": host_ip(index)},
                           {"type": "Hostname", "address": spec.name}],
             "nodeInfo": {"machineID": f"sandbox-{spec.name}", "systemUUID": f"sandbox-{spec.name}",
                          "bootID": f"sandbox-{spec.name}", "kernelVersion": "6.1.0", "osImage": "Spillway sandbox",
