@@ -29,8 +29,11 @@ the view, not in memory: a workload with a replica not ready or terminating is n
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opentelemetry import trace
@@ -167,7 +170,9 @@ class Returns:
             self.evictions.popleft()
         await self._settle(now)
         self._count_saved(now)
-        nodes = self._local_nodes()
+        # the local nodes' usage is O(every local pod): built once per round, and only when a pod
+        # gets past the cheap rules (with the switch off everywhere, never)
+        nodes = functools.cache(self._local_nodes)
         candidates = self._candidates()
         seen = {p.metadata.uid for p in candidates}
         for uid in [u for u in self.room_since if u not in seen]:
@@ -216,7 +221,8 @@ class Returns:
                 nodes[flight.node] = nodes[flight.node].plus(flight.requests, flight.ports)
         return nodes
 
-    async def _consider(self, pod: Pod, nodes: dict[str, LocalNode], now: float) -> ReturnVerdict | None:
+    async def _consider(self, pod: Pod, nodes: Callable[[], dict[str, LocalNode]], now: float
+                        ) -> ReturnVerdict | None:
         """Judge one cloud pod and return it when allowed (under its workload's lock, so the local
         count agrees with the decisions in flight). None: it was judged no more (gone meanwhile)."""
         workload = self.view.workload(pod)
@@ -228,7 +234,8 @@ class Returns:
             verdict = precheck(facts)
             uid = current.metadata.uid
             if verdict is None:
-                room = find_room(replacement_view(current), list(nodes.values()))
+                facts = self._with_busy(facts, workload)
+                room = find_room(replacement_view(current), list(nodes().values()))
                 since = room_since(self.room_since.get(uid), room, now)
                 if since is None:
                     self.room_since.pop(uid, None)
@@ -241,22 +248,26 @@ class Returns:
             if not verdict.allowed:
                 self._refused(uid, verdict.reason)
                 return verdict
-            if await self._evict(current, workload, verdict, facts, nodes, now):
+            if await self._evict(current, workload, verdict, facts, nodes(), now):
                 return verdict
             return ReturnVerdict(False, self.reasons.get(uid, ReturnReason.EVICTION_REFUSED), verdict.message)
 
     async def _facts(self, pod: Pod, workload: WorkloadKey, now: float) -> ReturnFacts:
+        """What the rules before the room read (`busy`, O(workload), waits for `_with_busy`)."""
         view = self.view
         super_nodes = {n.metadata.name for n in view.super_nodes()}
-        flight = self.flights.get(workload)
         return ReturnFacts(
             pod=pod, workload=workload, global_config=view.config_data(), options=self.decider.options,
             settings=self.settings, local_count=view.local_count(workload, super_nodes, self.decider.ledger.in_flight),
             record_reason=await self._record_reason(pod), now=now,
-            busy=workload_busy(view.workload_pods(workload), flight.pod if flight is not None else None),
             cooldown_until=self.cooldowns.get(workload), budget_until=self.budget_until.get(pod.metadata.uid),
             returns_last_minute=len(self.evictions),
         )
+
+    def _with_busy(self, facts: ReturnFacts, workload: WorkloadKey) -> ReturnFacts:
+        flight = self.flights.get(workload)
+        returning = flight.pod if flight is not None else None
+        return dataclasses.replace(facts, busy=workload_busy(self.view.workload_pods(workload), returning))
 
     async def _record_reason(self, pod: Pod) -> str | None:
         """The reason of the pod's own decision record (read once per pod; None: no record of it)."""
