@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from spillway.model.kube import PLACEMENT_GATE, Node, Pod, PodStatus
+from spillway.model.kube import PLACEMENT_GATE, Node, Pod, local_pod_view
 from spillway.model.messages import PodChange
 
 
@@ -57,30 +57,25 @@ def signature(change: PodChange | None, pod: Pod) -> tuple[str, str, str, str]:
 #
 # The consumers of pod events and of the pods bucket, and what they read of a pod:
 # - placement decides pending pods (every field it reads is in an unbound pod's events, never
-#   filtered) and counts the others per workload from the bucket: uid, node, owner references
-#   (workload), labels and annotations, scheduling gates, deletion, and the phase (finished or not);
-#   returns to the IDC also read whether each replica is Ready and when it was scheduled (the
-#   `Ready` and `PodScheduled` conditions: a readiness probe turns Ready long after the phase);
+#   filtered) and reads the others from the bucket: of a pod on a local node only what
+#   `local_pod_view` keeps (counts per workload, requests and host ports per node, readiness);
 # - cloud-provisioner and node-status act only on pods bound to super nodes (create and delete the
 #   instance, sync its status) and drop every other `bound`, `terminating` and `deleted` event.
-# So a pod bound to a node known to be local needs no event at all, and its bucket entry changes
-# only when one of the fields placement counts with changes: a kubelet's status update (readiness,
-# container statuses, IPs, conditions) is not an event anyone needs. A pod on a super node, unbound,
-# or on a node not known yet is passed on whole, as before.
+# So a pod bound to a node known to be local needs no event at all, its bucket entry is its local
+# view, written only when that view changes: a kubelet's status update (container statuses, IPs,
+# probe times) is not an event anyone needs. A pod on a super node, unbound, or on a node not known
+# yet is passed on whole, as before.
 
-_NO_STATUS = PodStatus()
-COUNTED_CONDITIONS = frozenset({"Ready", "PodScheduled"})
+
+def view_digest(view: Pod) -> int:
+    """A digest of a pod's view without its resourceVersion (which every write changes)."""
+    unversioned = msgspec.structs.replace(view, metadata=msgspec.structs.replace(view.metadata, resource_version=""))
+    return hash(msgspec.json.encode(unversioned))
 
 
 def counted_fields(pod: Pod) -> int:
-    """A digest of what any consumer reads of a pod on a local node: everything but its status
-    (the phase, reason and COUNTED_CONDITIONS excepted) and its resourceVersion."""
-    status = pod.status
-    kept = msgspec.structs.replace(_NO_STATUS, phase=status.phase, reason=status.reason,
-                                   conditions=[c for c in status.conditions if c.type in COUNTED_CONDITIONS])
-    view = msgspec.structs.replace(pod, metadata=msgspec.structs.replace(pod.metadata, resource_version=""),
-                                   status=kept)
-    return hash(msgspec.json.encode(view))
+    """The digest of what any consumer reads of `pod` were it on a local node."""
+    return view_digest(local_pod_view(pod))
 
 
 def node_fields(node: Node) -> int:

@@ -25,14 +25,14 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from opentelemetry import context as otel_context
 
-from services.watcher.classify import classify, counted_fields, message_id, node_fields, signature
+from services.watcher.classify import classify, message_id, node_fields, signature, view_digest
 from services.watcher.pipeline import KeyedPipeline
 from services.watcher.report import RefusalReporter
 from spillway.bus import Bus, is_permanent
 from spillway.bus.kv import is_valid_key
 from spillway.kube.reflector import RawEvent
 from spillway.model import messages as m
-from spillway.model.kube import EKS_CONFIG_NAME, ConfigMap, Node, Pod, decode_node, decode_pod
+from spillway.model.kube import EKS_CONFIG_NAME, ConfigMap, Node, Pod, decode_node, decode_pod, local_pod_view
 from spillway.telemetry import pod_trace_context
 
 log = logging.getLogger("spillway.watcher")
@@ -101,7 +101,8 @@ class ClusterMirror:
                 backlog.owe(change, pod, _COALESCING_POD_CHANGES)
             self._published[key] = sig
             if local:
-                counted = counted_fields(pod)
+                pod = local_pod_view(pod)
+                counted = view_digest(pod)
                 if self._counted.get(key) == counted and not backlog.steps:
                     self.skipped_updates += 1  # a status flap of a local pod: nobody reads it
                     return

@@ -29,6 +29,7 @@ ANNOTATION_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 ANNOTATION_AUTO_SCALE = "AUTO_SCALE_EKS"
 ANNOTATION_LOCAL_REPLICAS = "LOCAL_REPLICAS"
 ANNOTATION_FIXED_IP = "tke.cloud.tencent.com/vpc-ip-claim-delete-policy"
+ANNOTATION_RETURN_TO_LOCAL = "RETURN_TO_LOCAL"
 PLACEMENT_GATE = "spillway.io/placement"
 EKS_CONFIG_NAMESPACE = "kube-system"
 EKS_CONFIG_NAME = "eks-config"
@@ -468,6 +469,41 @@ class Pod(_K8s, frozen=True):
         neither created the pod nor replaces it."""
         ref = self.metadata.controller_ref()
         return ref is not None and ref.kind == DAEMON_SET
+
+
+# ---- what is kept of a pod on a local node ------------------------------------------------
+
+LOCAL_POD_ANNOTATIONS = frozenset({ANNOTATION_AUTO_SCALE, ANNOTATION_LOCAL_REPLICAS, ANNOTATION_RETURN_TO_LOCAL})
+"""The annotations a local pod is read for (its workload's switches and LOCAL_REPLICAS)."""
+LOCAL_POD_CONDITIONS = frozenset({"Ready", "PodScheduled"})
+
+
+def _sized(container: Container) -> Container:
+    return Container(name=container.name, resources=container.resources, restart_policy=container.restart_policy,
+                     ports=[p for p in container.ports if p.host_port])
+
+
+def local_pod_view(pod: Pod) -> Pod:
+    """A pod bound to a local node as the bus keeps it: only what a consumer reads of such a pod.
+
+    Why: a cluster's pods are nearly all local, and nobody acts on them; placement counts them per
+    workload and, to send burst pods home, sums their requests and host ports per node and waits
+    for their readiness. So the pods bucket holds, of a local pod, its identity, owner, labels,
+    deletion, the LOCAL_POD_ANNOTATIONS, its node, gates and priority, each container's name,
+    resources and host ports, and of its status the phase, reason and LOCAL_POD_CONDITIONS: about
+    a seventh of a typical pod. A pod on a super node, unbound or on an unknown node is kept whole.
+    The watcher also writes a local pod again only when this view changes (a status flap does not)."""
+    meta, spec, status = pod.metadata, pod.spec, pod.status
+    return Pod(
+        metadata=msgspec.structs.replace(
+            meta, annotations={k: v for k, v in meta.annotations.items() if k in LOCAL_POD_ANNOTATIONS},
+            finalizers=[]),
+        spec=PodSpec(containers=[_sized(c) for c in spec.containers],
+                     init_containers=[_sized(c) for c in spec.init_containers],
+                     node_name=spec.node_name, scheduling_gates=spec.scheduling_gates, priority=spec.priority),
+        status=PodStatus(phase=status.phase, reason=status.reason,
+                         conditions=[c for c in status.conditions if c.type in LOCAL_POD_CONDITIONS]),
+    )
 
 
 # ---- nodes --------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from spillway.model.kube import ANNOTATION_AUTO_SCALE, ANNOTATION_LOCAL_REPLICAS, Pod
+from spillway.model.kube import ANNOTATION_AUTO_SCALE, ANNOTATION_LOCAL_REPLICAS, ANNOTATION_RETURN_TO_LOCAL, Pod
 from spillway.model.specs import show_value
 from spillway.policy.decision import DecisionReason, one_line
 from spillway.policy.local_fit import Room, pinned_to_its_node
@@ -37,7 +37,7 @@ from spillway.policy.switches import (
 )
 from spillway.policy.workload import BARE_POD, DEPLOYMENT, REPLICA_SET, STATEFUL_SET, WorkloadKey
 
-RETURN_TO_LOCAL = "RETURN_TO_LOCAL"
+RETURN_TO_LOCAL = ANNOTATION_RETURN_TO_LOCAL
 """The switch: a key of ConfigMap kube-system/eks-config (global) and a pod (template) annotation."""
 RETURN_PATH = "return"
 """The path (`trigger`) of a return's decision record, as `gated` and `unschedulable` are the others'."""
