@@ -36,14 +36,14 @@ from services.placement.backoff import WorkloadBackoffs
 from services.placement.ledger import Ledger, WorkloadLocks
 from services.placement.metrics import PENDING_SINCE, observe_decision
 from services.placement.record import OUTCOMES, decision_record, span_attributes
-from services.placement.view import ClusterView
+from services.placement.view import ClusterView, is_newer_than
 from spillway.bus import Bus, TemporaryError
 from spillway.kube import Invalid, KubeClient, KubeError, NotFound, pod_path
-from spillway.kube.client import JSON_PATCH
+from spillway.kube.client import JSON_PATCH, PAGE_SIZE, ContinueExpired
 from spillway.kube.events import EventRecorder, ObjectRef
 from spillway.loops import SYSTEM_CLOCK, Backoff, Clock, call_with_retry
 from spillway.model import messages as m
-from spillway.model.kube import PLACEMENT_GATE, SUPER_NODE_TAINT_KEY, Node, Pod, decode_pod, decode_pod_list
+from spillway.model.kube import PLACEMENT_GATE, SUPER_NODE_TAINT_KEY, Node, Pod, decode_pod
 from spillway.policy import (
     Decision,
     DecisionReason,
@@ -149,24 +149,35 @@ class Decider:
 
     async def refresh_pods(self) -> None:
         """Bring the view's pods up to the API's own state (a new leader's first step): a
-        pod's newer resourceVersion wins, pods the API no longer has are dropped."""
-        raw = await self.client.request("GET", "/api/v1/pods")
-        items = decode_pod_list(raw).items
-        listed: list[Pod] = []
+        pod's newer resourceVersion wins, pods the API no longer has are dropped.
+
+        Page by page (memory: one page, whatever the cluster's size), a pod on a local node kept as
+        the bus keeps it (`local_pod_view`). When the list's snapshot expires before the last page,
+        it is listed again in one piece, as the reflector does."""
+        try:
+            await self._refresh_pods(PAGE_SIZE)
+        except ContinueExpired:
+            await self._refresh_pods(0)
+
+    async def _refresh_pods(self, page_size: int) -> None:
         seen: set[str] = set()
-        for item in items:
-            try:
-                pod = decode_pod(bytes(item))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self._undecodable(item, exc, seen)
-                continue
-            listed.append(pod)
-            seen.add(pod.key)
-        for pod in listed:
-            self.view.upsert_pod(pod)
-        for key in [k for k in self.view.pods if k not in seen]:
+        listed = 0
+        snapshot = ""
+        async for page in self.client.list_pages("/api/v1/pods", page_size=page_size):
+            snapshot = page.metadata.resourceVersion
+            for item in page.items:
+                try:
+                    pod = decode_pod(bytes(item))
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    self._undecodable(item, exc, seen)
+                    continue
+                listed += 1
+                seen.add(pod.key)
+                self.view.upsert_pod(self.view.as_stored(pod))
+        # a pod the bus brought in while the pages were read is newer than the list, not gone
+        for key in [k for k, pod in self.view.pods.items() if k not in seen and not is_newer_than(pod, snapshot)]:
             self.view.remove_pod(key)
-        log.info("view refreshed from the API", extra={"pods": len(listed)})
+        log.info("view refreshed from the API", extra={"pods": listed})
 
     def _undecodable(self, item: msgspec.Raw, exc: Exception, seen: set[str]) -> None:
         """Skip a pod we cannot read (logged, counted); the view keeps what it had for it."""

@@ -20,6 +20,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from spillway.bus import Bus, TypedKV
 from spillway.loops import Backoff
 from spillway.model import messages as m
@@ -32,6 +34,7 @@ from spillway.model.kube import (
     PersistentVolumeClaim,
     Pod,
     ReplicaSet,
+    local_pod_view,
 )
 from spillway.policy import WorkloadKey, workload_of
 from spillway.policy.local_count import InFlight
@@ -55,6 +58,14 @@ def is_newer(candidate: Pod, current: Pod | None) -> bool:
         return int(candidate.metadata.resource_version) >= int(current.metadata.resource_version)
     except ValueError:
         return True
+
+
+def is_newer_than(pod: Pod, resource_version: str) -> bool:
+    """The pod changed after a list at `resource_version` (unknown when either is no integer: False)."""
+    try:
+        return int(pod.metadata.resource_version) > int(resource_version)
+    except ValueError:
+        return False
 
 
 def occupies_node(pod: Pod) -> bool:
@@ -99,6 +110,53 @@ class Tally:
         return occupied
 
 
+SHARED_PARTS = 8192
+"""Distinct equal parts remembered (the most recent win): far more than a cluster's pod templates."""
+
+
+class SharedParts:
+    """Replaces the parts of a pod that its workload's replicas have in common (labels,
+    annotations, owners, containers, volumes, scheduling constraints) by an equal part seen
+    before, so a workload's thousand replicas hold one copy instead of a thousand. Safe: the
+    view's pods are frozen structs."""
+
+    def __init__(self, capacity: int = SHARED_PARTS) -> None:
+        self.capacity = capacity
+        self._seen: OrderedDict[bytes, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def pod(self, pod: Pod) -> Pod:
+        meta, spec = pod.metadata, pod.spec
+        return msgspec.structs.replace(
+            pod,
+            metadata=msgspec.structs.replace(meta, labels=self._one(meta.labels),
+                                             annotations=self._one(meta.annotations),
+                                             owner_references=self._one(meta.owner_references)),
+            spec=msgspec.structs.replace(spec, containers=self._one(spec.containers),
+                                         init_containers=self._one(spec.init_containers),
+                                         volumes=self._one(spec.volumes), affinity=self._one(spec.affinity),
+                                         tolerations=self._one(spec.tolerations),
+                                         node_selector=self._one(spec.node_selector)))
+
+    def _one(self, part: Any) -> Any:
+        if not part:
+            return part
+        key = _encode(part)
+        found = self._seen.get(key)
+        if found is None:
+            self._seen[key] = found = part
+            if len(self._seen) > self.capacity:
+                self._seen.popitem(last=False)
+        else:
+            self._seen.move_to_end(key)
+        return found
+
+
+_encode = msgspec.json.Encoder().encode
+
+
 class Tombstones:
     """The uids of the last `cap` deleted pods."""
 
@@ -127,6 +185,7 @@ class ClusterView:
 
     def __init__(self) -> None:
         self.pods: dict[str, Pod] = {}
+        self.shared = SharedParts()
         self.workloads: dict[str, WorkloadKey] = {}
         self.members: dict[WorkloadKey, set[str]] = {}
         self.on_node: dict[str, set[str]] = {}
@@ -182,6 +241,15 @@ class ClusterView:
     def workload(self, pod: Pod) -> WorkloadKey:
         return self.workloads.get(pod.key) or workload_of(pod, self.replicaset_owner)
 
+    def is_local(self, pod: Pod) -> bool:
+        """Bound to a node known not to be a super node (the watcher's test for `local_pod_view`)."""
+        node = self.nodes.get(pod.spec.node_name) if pod.spec.node_name else None
+        return node is not None and not node.is_super_node()
+
+    def as_stored(self, pod: Pod) -> Pod:
+        """The pod as the pods bucket holds it: a local pod's view, any other pod whole."""
+        return local_pod_view(pod) if self.is_local(pod) else pod
+
     def pvc(self, namespace: str, name: str) -> PersistentVolumeClaim | None:
         return self.pvcs.get(f"{namespace}/{name}")
 
@@ -203,6 +271,7 @@ class ClusterView:
         if current is not None and current.metadata.uid != pod.metadata.uid:
             self.remove_pod(key)
         self._unindex(key)
+        pod = self.shared.pod(pod)
         self.pods[key] = pod
         workload = workload_of(pod, self.replicaset_owner)
         self.workloads[key] = workload

@@ -200,7 +200,7 @@ def test_a_reused_name_is_the_old_pod_deleted() -> None:
     assert ledger.should_publish("old", ("local", "KeptLocal", ""))
     view.upsert_pod(new)
     assert not ledger.remembers("old") and "old" in view.deleted_uids
-    assert view.upsert_pod(old) is new and view.pods["default/db-0"] is new
+    assert view.upsert_pod(old) == new and view.pods["default/db-0"] == new
 
 
 async def test_workload_locks_serialize_a_workload_and_are_dropped_when_unused() -> None:
