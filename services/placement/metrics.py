@@ -16,13 +16,13 @@ constants (capped all the same); workloads are capped at `MAX_WORKLOAD_ROWS` row
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 from services.placement.view import ClusterView
 from spillway.loops import SYSTEM_CLOCK, Clock, Liveness, every
 from spillway.model import messages as m
-from spillway.model.kube import Pod
+from spillway.model.kube import ANNOTATION_LOCAL_REPLICAS, Pod
 from spillway.telemetry.fleet import Fleet, PodSizes, PriceTable, WorkloadTally, parse_timestamp, tally
 from spillway.telemetry.metrics import SLOW_BUCKETS, BoundedValues, counter, gauge, histogram
 
@@ -137,13 +137,29 @@ class FleetReporter:
     async def _round(self) -> None:
         self.report()
 
+    def concerned_pods(self) -> Iterator[Pod]:
+        """The pods of the workloads Spillway acts on (`WorkloadTally.spillway_acts_on`: pods in the
+        cloud or pending, or LOCAL_REPLICAS), found from the view's per-workload tallies: every row,
+        super node and pending count `tally` gives is the same as over all pods, at the cost of
+        those workloads only (a big IDC's other local pods are most of its pods)."""
+        view = self.view
+        super_nodes = {n.metadata.name for n in view.super_nodes()}
+        for workload, counts in view.tallies.items():
+            pods = view.workload_pods(workload)
+            if not pods:
+                continue
+            if not (counts.gated or counts.ungated or not super_nodes.isdisjoint(counts.bound_by_node)
+                    or ANNOTATION_LOCAL_REPLICAS in pods[0].metadata.annotations):
+                continue
+            yield from pods
+
     def report(self) -> Fleet | None:
         """One round: the gauges from the view while leading (returns the fleet), else withdrawn."""
         if not (self.leading() and self.view.synced.is_set()):
             self._withdraw()
             return None
         now = self.clock.time()
-        fleet = tally(self.view.pods.values(), self.view.nodes.values(), self.view.workload, self.prices, now,
+        fleet = tally(self.concerned_pods(), self.view.nodes.values(), self.view.workload, self.prices, now,
                       self.sizes)
         rows = fleet.bounded_workloads(self.limit)
         self._accrue({workload_labels(row): row.cost_per_hour for row in rows})

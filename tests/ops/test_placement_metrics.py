@@ -12,6 +12,7 @@ from services.placement.metrics import PENDING_SINCE, FleetReporter, observe_dec
 from services.placement.view import ClusterView
 from spillway.config import Prices
 from spillway.model import messages as m
+from spillway.telemetry.fleet import tally
 from tests.fixtures.clock import FakeClock
 from tests.ops.builders import node, pod
 
@@ -152,3 +153,25 @@ def test_a_decision_is_counted_and_timed_from_creation_and_from_its_pending_even
     assert after[0] - before[0] == 2
     assert after[1] - before[1] == 20.0  # 10 s from creation, twice
     assert (after[2] - before[2], after[3] - before[3]) == (1, 2.5)  # only the event's decision, 2.5 s
+
+
+def test_the_reporter_tallies_only_the_workloads_spillway_acts_on_and_gets_what_all_pods_give() -> None:
+    view = view_with()
+    pods = [pod(f"local-{i}", namespace=NS, owner="local-only", node="idc-1") for i in range(5)]
+    pods += [pod("quota-0", namespace=NS, owner="quota", node="idc-1", local_replicas="3"),
+             pod("burst-0", namespace=NS, owner="burst", node="idc-1"),
+             pod("burst-1", namespace=NS, owner="burst", node="eklet-m"),
+             pod("burst-2", namespace=NS, owner="burst", node="eklet-m", terminating=True),
+             pod("waits-0", namespace=NS, owner="waits", unschedulable=True),
+             pod("gated-0", namespace=NS, owner="gated", gated=True, created="2025-12-31T23:00:00Z"),
+             pod("done-0", namespace=NS, owner="done", phase="Succeeded")]
+    for p in pods:
+        view.upsert_pod(p)
+    reporter = FleetReporter(view, lambda: True, PRICES, clock=FakeClock(wall_start=1_767_225_600.0))
+    concerned = {p.metadata.name for p in reporter.concerned_pods()}
+    assert not any(name.startswith("local-") for name in concerned)
+    everything = tally(view.pods.values(), view.nodes.values(), view.workload, PRICES, 1_767_225_600.0)
+    only = tally(reporter.concerned_pods(), view.nodes.values(), view.workload, PRICES, 1_767_225_600.0)
+    assert only.bounded_workloads(100) == everything.bounded_workloads(100)
+    assert (only.super_nodes, only.awaiting_decision, only.oldest_awaiting_seconds) == (
+        everything.super_nodes, everything.awaiting_decision, everything.oldest_awaiting_seconds)

@@ -129,15 +129,24 @@ def save(store: Store, data_dir: Path) -> None:
 async def save_in_steps(store: Store, data_dir: Path, step: int = 500) -> None:
     """`save` that lets the server answer between steps of `step` objects. The objects are taken
     first: stored objects are never changed in place, so those references are the store as of one
-    resourceVersion however it changes meanwhile."""
+    resourceVersion however it changes meanwhile. Each step is encoded here and written by a
+    thread: a write the kernel throttles (hundreds of MB of dirty pages every few seconds) would
+    otherwise stop the server for a quarter of a second at 20,000 pods."""
     rv, objects = store.rv, list(store.objects())
     store.dirty = False
+    tmp = data_dir / (SNAPSHOT + ".tmp")
     try:
-        with _replacing(data_dir) as out:
-            out.write(_encode({"resourceVersion": rv}) + b"\n")
+        await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+        out = await asyncio.to_thread(tmp.open, "wb")
+        try:
+            await asyncio.to_thread(out.write, _encode({"resourceVersion": rv}) + b"\n")
             for start in range(0, len(objects), step):
-                out.write(b"".join(_encode(item) + b"\n" for item in objects[start:start + step]))
-                await asyncio.sleep(0)
+                chunk = b"".join(_encode(item) + b"\n" for item in objects[start:start + step])
+                await asyncio.to_thread(out.write, chunk)
+        finally:
+            await asyncio.to_thread(out.close)
+        # replacing unlinks the previous snapshot: freeing hundreds of MB takes the kernel a while too
+        await asyncio.to_thread(os.replace, tmp, data_dir / SNAPSHOT)
     except OSError:
         store.dirty = True
         raise
