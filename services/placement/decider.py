@@ -79,12 +79,17 @@ APPS_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
 class _Meta(msgspec.Struct):
     namespace: str = ""
     name: str = ""
+    uid: str = ""
+    resourceVersion: str = ""
 
 
 class _Named(msgspec.Struct):
     """Just enough of an undecodable pod to name it in a log line and keep it in the view."""
 
     metadata: _Meta = msgspec.field(default_factory=_Meta)
+
+
+_named_decoder = msgspec.json.Decoder(_Named)
 
 
 @dataclass
@@ -166,6 +171,9 @@ class Decider:
         async for page in self.client.list_pages("/api/v1/pods", page_size=page_size):
             snapshot = page.metadata.resourceVersion
             for item in page.items:
+                if self._known(item, seen):  # the bus brought this very version: nothing to decode
+                    listed += 1
+                    continue
                 try:
                     pod = decode_pod(bytes(item))
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -179,11 +187,27 @@ class Decider:
             self.view.remove_pod(key)
         log.info("view refreshed from the API", extra={"pods": listed})
 
+    def _known(self, item: msgspec.Raw, seen: set[str]) -> bool:
+        """The view holds this pod at this resourceVersion already (read from its name and version
+        alone, the rest of the pod skipped unparsed): true for nearly every pod of a new leader
+        whose bus is in step with the API."""
+        try:
+            meta = _named_decoder.decode(item).metadata
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return False
+        key = f"{meta.namespace}/{meta.name}"
+        held = self.view.pods.get(key)
+        if held is None or not meta.resourceVersion or (held.metadata.uid, held.metadata.resource_version) != (
+                meta.uid, meta.resourceVersion):
+            return False
+        seen.add(key)
+        return True
+
     def _undecodable(self, item: msgspec.Raw, exc: Exception, seen: set[str]) -> None:
         """Skip a pod we cannot read (logged, counted); the view keeps what it had for it."""
         self.stats.undecodable += 1
         try:
-            meta = msgspec.json.decode(bytes(item), type=_Named).metadata
+            meta = _named_decoder.decode(item).metadata
             key = f"{meta.namespace}/{meta.name}"
         except (msgspec.DecodeError, msgspec.ValidationError):
             key = "?"

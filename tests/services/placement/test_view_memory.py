@@ -52,13 +52,19 @@ async def test_a_refresh_pages_keeps_local_pods_as_views_and_the_newer_pods_of_t
     view.upsert_pod(gone)
     view.upsert_pod(arrived)
 
-    await Decider(view, client=kube, bus=None, recorder=None,  # type: ignore[arg-type]  # refresh uses the API only
-                  options=PolicyOptions()).refresh_pods()
+    decider = Decider(view, client=kube, bus=None, recorder=None,  # type: ignore[arg-type]  # the API only
+                      options=PolicyOptions())
+    await decider.refresh_pods()
 
     assert sorted(view.pods) == ["default/a", "default/arrived", "default/b", "default/c", "default/d"]
     api = {p["metadata"]["name"]: from_builtins(p, Pod) for p in sandbox.store.list("pods", "default")[0]}
     assert view.pods["default/a"] == local_pod_view(api["a"])  # local: what the bus holds of it
     assert view.pods["default/c"] == api["c"] and view.pods["default/d"] == api["d"]  # the others whole
+
+    held = dict(view.pods)
+    await sandbox.store.create("pods", pod("e"), namespace="default")
+    await decider.refresh_pods()  # a pod held at its listed version is not decoded or replaced again
+    assert all(view.pods[key] is pod_ for key, pod_ in held.items()) and "default/e" in view.pods
 
 
 def test_replicas_share_their_equal_parts_and_stay_equal() -> None:

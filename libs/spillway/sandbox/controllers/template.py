@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -27,6 +28,13 @@ def template_hash(template: Obj, collision_count: int = 0) -> str:
     data = msgspec.json.encode(template, order="sorted")
     if collision_count:
         data += str(collision_count).encode()
+    return _hashed(data)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hashed(data: bytes) -> str:
+    """fnv32a is a byte loop in Python (a few ms per template): every Deployment is reconciled
+    after a restart, 2,500 of them in a 50,000-pod cluster, mostly with templates hashed before."""
     digits = str(fnv32a(data))
     return "".join(_SAFE[int(c) % len(_SAFE)] for c in digits)
 
