@@ -28,6 +28,7 @@ from spillway.bus import streams
 from spillway.bus.client import Bus
 from spillway.bus.errors import PayloadTooLarge, TemporaryError, is_permanent
 from spillway.bus.handlers import Delivery, HandlerSpec, _delivery
+from spillway.loops import raise_if_cancelled
 from spillway.model import messages as m
 from spillway.telemetry import extract_context, get_tracer
 from spillway.telemetry.metrics import (
@@ -101,8 +102,7 @@ class Consumer:
         self._stopping.set()
         if self._backlog is not None:
             self._backlog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._backlog
+            await asyncio.wait({self._backlog}, timeout=grace)  # never wait for ever on a gauge
             for gauge in (BUS_CONSUMER_PENDING, BUS_CONSUMER_ACK_PENDING):  # a stopped consumer reports no backlog
                 with contextlib.suppress(KeyError):
                     gauge.remove(self.name)
@@ -170,6 +170,7 @@ class Consumer:
             else:
                 BUS_CONSUMER_PENDING.labels(self.name).set(info.num_pending or 0)
                 BUS_CONSUMER_ACK_PENDING.labels(self.name).set(info.num_ack_pending or 0)
+            raise_if_cancelled()  # nats-py's request may have swallowed `stop`'s cancel
             await asyncio.sleep(BACKLOG_SECONDS)
 
     def _free_slots(self) -> int:
