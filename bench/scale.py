@@ -27,7 +27,7 @@ import msgspec
 
 from bench.figures import summary
 from bench.observe import PodObserver, peak_rss_mb, stack_cpu
-from bench.scenarios import NS, Progress, _bare_pod, deployment, scale
+from bench.scenarios import NS, Progress, deployment, scale, steady_arrivals
 from spillway.cli.demo import ensure_eks_config
 from spillway.cli.stack import LocalStack, StackOptions
 from spillway.kube import KubeClient
@@ -402,29 +402,9 @@ async def _burst(stack: LocalStack, kube: KubeClient, progress: Progress) -> dic
 
 
 async def _steady(stack: LocalStack, kube: KubeClient, progress: Progress) -> dict[str, Any]:
-    warm = PodObserver(kube, NS, "bench=warmup")  # connections and lazy imports: not the steady state
-    await warm.start()
-    await asyncio.gather(*(kube.request("POST", collection_path("v1", "pods", NS),
-                                        body=_bare_pod(f"warmup-{i}", {"bench": "warmup"}))
-                           for i in range(STEADY_WARMUP)))
-    await warm.wait_until(lambda o: o.count("bound") >= STEADY_WARMUP, 60)
-    await warm.stop()
-    observer = PodObserver(kube, NS, "bench=steady")
-    await observer.start()
     total = int(STEADY_RATE * STEADY_SECONDS)
-    progress(f"scale: steady, {total} pods at {STEADY_RATE:.0f}/s")
-    t0 = time.monotonic()
-    tasks = []
-    for i in range(total):
-        delay = t0 + i / STEADY_RATE - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(kube.request(
-            "POST", collection_path("v1", "pods", NS), body=_bare_pod(f"steady-{i}", {"bench": "steady"}))))
-    await asyncio.gather(*tasks)
-    await observer.wait_until(lambda o: o.count("bound") >= total, 120)
-    latencies = [t.bound - t.first_seen for t in observer.pods.values() if t.bound is not None]
-    await observer.stop()
+    latencies, _ = await steady_arrivals(kube, progress, rate=STEADY_RATE, seconds=STEADY_SECONDS,
+                                         warmup=STEADY_WARMUP, what="scale: steady")
     return {"pods": total, "rate": STEADY_RATE, "bound": len(latencies),
             "decision_latency": summary(latencies, quantiles=(50, 90, 99)),
             "over_100_ms": sum(1 for seconds in latencies if seconds > 0.1)}

@@ -179,41 +179,49 @@ def _bare_pod(name: str, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
+async def steady_arrivals(kube: KubeClient, progress: Progress, *, rate: float, seconds: float, warmup: int,
+                          what: str = "steady") -> tuple[list[float], float]:
+    """Bare pods created at a fixed `rate` for `seconds`, after `warmup` pods (connections, caches,
+    lazy imports of every process) that are not measured: each measured pod's decision latency
+    (seconds from first seen to bound) and the creation rate achieved."""
+    warm = PodObserver(kube, NS, "bench=warmup")
+    await warm.start()
+    await asyncio.gather(*(kube.request("POST", collection_path("v1", "pods", NS),
+                                        body=_bare_pod(f"warmup-{i}", {"bench": "warmup"}))
+                           for i in range(warmup)))
+    await warm.wait_until(lambda o: o.count("bound") >= warmup, 60)
+    await warm.stop()
+    observer = PodObserver(kube, NS, "bench=steady")
+    await observer.start()
+    total = int(rate * seconds)
+    progress(f"{what}: {total} pods at {rate:.0f}/s (after {warmup} warm-up pods)")
+    t0 = time.monotonic()
+    tasks = []
+    for i in range(total):
+        delay = t0 + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(kube.request(
+            "POST", collection_path("v1", "pods", NS), body=_bare_pod(f"steady-{i}", {"bench": "steady"}))))
+    await asyncio.gather(*tasks)
+    achieved = total / (time.monotonic() - t0)
+    await observer.wait_until(lambda o: o.count("bound") >= total, 120)
+    latencies = [t.bound - t.first_seen for t in observer.pods.values() if t.bound is not None]
+    await observer.stop()
+    return latencies, achieved
+
+
 async def steady(state_dir: Path, progress: Progress, rate: float = 100.0, seconds: float = 30.0,
                  warmup: int = 50) -> dict[str, Any]:
-    """Bare pods arriving at a fixed rate; the first `warmup` pods (connections, caches, lazy
-    imports of every process) are not measured: this is the steady state."""
+    """Bare pods arriving at a fixed rate, measured after a warm-up: the steady state."""
     stack = await _booted(state_dir, progress, instance_quota=int(rate * seconds) + warmup + 100)
     try:
         kube = await KubeClient.connect(str(stack.kubeconfig))
         try:
             await ensure_eks_config(kube)
-            warm = PodObserver(kube, NS, "bench=warmup")
-            await warm.start()
-            await asyncio.gather(*(kube.request("POST", collection_path("v1", "pods", NS),
-                                                body=_bare_pod(f"warmup-{i}", {"bench": "warmup"}))
-                                   for i in range(warmup)))
-            await warm.wait_until(lambda o: o.count("bound") >= warmup, 60)
-            await warm.stop()
-            observer = PodObserver(kube, NS, "bench=steady")
-            await observer.start()
-            total = int(rate * seconds)
-            progress(f"steady: {total} pods at {rate:.0f}/s (after {warmup} warm-up pods)")
-            t0 = time.monotonic()
-            tasks = []
-            for i in range(total):
-                delay = t0 + i / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(kube.request(
-                    "POST", collection_path("v1", "pods", NS), body=_bare_pod(f"steady-{i}", {"bench": "steady"}))))
-            await asyncio.gather(*tasks)
-            achieved = total / (time.monotonic() - t0)
-            await observer.wait_until(lambda o: o.count("bound") >= total, 120)
-            latencies = [t.bound - t.first_seen for t in observer.pods.values() if t.bound is not None]
-            await observer.stop()
-            return {"pods": total, "warmup_pods": warmup, "target_rate": rate, "achieved_rate": round(achieved, 1),
-                    "bound": len(latencies),
+            latencies, achieved = await steady_arrivals(kube, progress, rate=rate, seconds=seconds, warmup=warmup)
+            return {"pods": int(rate * seconds), "warmup_pods": warmup, "target_rate": rate,
+                    "achieved_rate": round(achieved, 1), "bound": len(latencies),
                     "decision_latency": summary(latencies, quantiles=(50, 90, 99), extremes=False)}
         finally:
             await kube.close()

@@ -3,6 +3,8 @@ the policy, and they must agree, so they all build it here; likewise the return 
 
 from __future__ import annotations
 
+import msgspec
+
 from spillway.config.schema import Config
 from spillway.policy import PolicyOptions
 from spillway.policy.returns import ReturnSettings
@@ -19,7 +21,4 @@ def policy_options(config: Config) -> PolicyOptions:
 
 
 def return_settings(config: Config) -> ReturnSettings:
-    r = config.placement.return_to_local
-    return ReturnSettings(stable_seconds=r.stable_seconds, min_cloud_seconds=r.min_cloud_seconds,
-                          max_per_minute=r.max_per_minute, cooldown_seconds=r.cooldown_seconds,
-                          settle_seconds=r.settle_seconds, check_seconds=r.check_seconds)
+    return ReturnSettings(**msgspec.structs.asdict(config.placement.return_to_local))

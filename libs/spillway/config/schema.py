@@ -11,6 +11,7 @@ from typing import Literal
 import msgspec
 
 from spillway.config.secret import Secret
+from spillway.policy.returns import ReturnSettings
 
 
 class _Section(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -82,22 +83,20 @@ class KubernetesConfig(_Section, frozen=True):
     """Path to a kubeconfig; empty means in-cluster configuration."""
 
 
+_RETURNS = ReturnSettings()
+
+
 class ReturnToLocalConfig(_Section, frozen=True):
     """placement.returnToLocal: when burst pods come home (the switch is `RETURN_TO_LOCAL` in
-    kube-system/eks-config or on the pod template; off by default)."""
+    kube-system/eks-config or on the pod template; off by default). The keys, their meaning and
+    their defaults are `spillway.policy.returns.ReturnSettings`'."""
 
-    stable_seconds: float = 60.0
-    """Local room must have lasted this long, without a break, before a pod is sent to it."""
-    min_cloud_seconds: float = 300.0
-    """A pod stays in the cloud at least this long."""
-    max_per_minute: int = 10
-    """Evictions in any 60 s, cluster-wide."""
-    cooldown_seconds: float = 600.0
-    """A workload whose replacement burst again, or never ran locally, is not returned this long."""
-    settle_seconds: float = 120.0
-    """How long a return waits for its replacement to run locally before it counts as failed."""
-    check_seconds: float = 10.0
-    """How often the cloud pods are looked at."""
+    stable_seconds: float = _RETURNS.stable_seconds
+    min_cloud_seconds: float = _RETURNS.min_cloud_seconds
+    max_per_minute: int = _RETURNS.max_per_minute
+    cooldown_seconds: float = _RETURNS.cooldown_seconds
+    settle_seconds: float = _RETURNS.settle_seconds
+    check_seconds: float = _RETURNS.check_seconds
 
 
 class PlacementConfig(_Section, frozen=True):
