@@ -131,19 +131,22 @@ class SharedParts:
         meta, spec = pod.metadata, pod.spec
         return msgspec.structs.replace(
             pod,
-            metadata=msgspec.structs.replace(meta, labels=self._one(meta.labels),
-                                             annotations=self._one(meta.annotations),
-                                             owner_references=self._one(meta.owner_references)),
-            spec=msgspec.structs.replace(spec, containers=self._one(spec.containers),
-                                         init_containers=self._one(spec.init_containers),
-                                         volumes=self._one(spec.volumes), affinity=self._one(spec.affinity),
-                                         tolerations=self._one(spec.tolerations),
-                                         node_selector=self._one(spec.node_selector)))
+            metadata=msgspec.structs.replace(meta, labels=self._one(b"l", meta.labels),
+                                             annotations=self._one(b"a", meta.annotations),
+                                             owner_references=self._one(b"o", meta.owner_references)),
+            spec=msgspec.structs.replace(spec, containers=self._one(b"c", spec.containers),
+                                         init_containers=self._one(b"c", spec.init_containers),
+                                         volumes=self._one(b"v", spec.volumes),
+                                         affinity=self._one(b"f", spec.affinity),
+                                         tolerations=self._one(b"t", spec.tolerations),
+                                         node_selector=self._one(b"l", spec.node_selector)))
 
-    def _one(self, part: Any) -> Any:
+    def _one(self, kind: bytes, part: Any) -> Any:
+        """`part`, or an equal one of the same kind seen before (the kind keeps a list of volumes
+        from ever standing in for a list of containers that happens to encode alike)."""
         if not part:
             return part
-        key = _encode(part)
+        key = kind + _encode(part)
         found = self._seen.get(key)
         if found is None:
             self._seen[key] = found = part
