@@ -64,7 +64,7 @@ def signature(change: PodChange | None, pod: Pod) -> tuple[str, str, str, str]:
 # So a pod bound to a node known to be local needs no event at all, its bucket entry is its local
 # view, written only when that view changes: a kubelet's status update (container statuses, IPs,
 # probe times) is not an event anyone needs. A pod on a super node, unbound, or on a node not known
-# yet is passed on whole, as before.
+# yet is passed on whole.
 
 
 def view_digest(view: Pod) -> int:
