@@ -218,7 +218,8 @@ class Decider:
         """Pods still waiting for placement in the view (for a resync after a switch, node or
         zone change, or a take-over), including pods whose cloud bind is owed."""
         out: list[tuple[str, Trigger]] = []
-        for key, pod in list(self.view.pods.items()):
+        for key in list(self.view.unbound):  # not every pod: a big IDC's pods are nearly all bound
+            pod = self.view.pods[key]
             try:
                 if pod.spec.node_name or pod.is_terminating() or self.ledger.is_in_flight(pod.metadata.uid):
                     continue

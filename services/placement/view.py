@@ -192,6 +192,8 @@ class ClusterView:
         self.workloads: dict[str, WorkloadKey] = {}
         self.members: dict[WorkloadKey, set[str]] = {}
         self.on_node: dict[str, set[str]] = {}
+        self.unbound: set[str] = set()
+        """Keys of the pods bound to no node: the only ones placement may still have to decide."""
         self.tallies: dict[WorkloadKey, Tally] = {}
         self.occupied: Counter[str] = Counter()
         self.nodes: dict[str, Node] = {}
@@ -238,6 +240,12 @@ class ClusterView:
     def workload_pods(self, workload: WorkloadKey) -> list[Pod]:
         return [self.pods[k] for k in self.members.get(workload, ())]
 
+    def any_pod(self, workload: WorkloadKey) -> Pod | None:
+        """One of the workload's pods (its template's annotations, without listing them all)."""
+        for key in self.members.get(workload, ()):
+            return self.pods[key]
+        return None
+
     def replicaset_owner(self, namespace: str, name: str) -> OwnerReference | None:
         return self.replicaset_owners.get(f"{namespace}/{name}")
 
@@ -282,6 +290,8 @@ class ClusterView:
         self.occupied.update(self.tallies.setdefault(workload, Tally()).change(pod, 1))
         if pod.spec.node_name:
             self.on_node.setdefault(pod.spec.node_name, set()).add(key)
+        else:
+            self.unbound.add(key)
         for listener in self.pod_listeners:
             listener(pod, False)
         return pod
@@ -316,6 +326,8 @@ class ClusterView:
             keys = self.on_node.get(old.spec.node_name)
             if keys is not None:
                 keys.discard(key)
+        else:
+            self.unbound.discard(key)
 
     # ---- following the buckets ----------------------------------------------------------------
 

@@ -155,7 +155,7 @@ def test_a_decision_is_counted_and_timed_from_creation_and_from_its_pending_even
     assert (after[2] - before[2], after[3] - before[3]) == (1, 2.5)  # only the event's decision, 2.5 s
 
 
-def test_the_reporter_tallies_only_the_workloads_spillway_acts_on_and_gets_what_all_pods_give() -> None:
+def test_the_reporter_counts_only_active_workloads_pod_by_pod_and_gets_what_all_pods_give() -> None:
     view = view_with()
     pods = [pod(f"local-{i}", namespace=NS, owner="local-only", node="idc-1") for i in range(5)]
     pods += [pod("quota-0", namespace=NS, owner="quota", node="idc-1", local_replicas="3"),
@@ -168,10 +168,9 @@ def test_the_reporter_tallies_only_the_workloads_spillway_acts_on_and_gets_what_
     for p in pods:
         view.upsert_pod(p)
     reporter = FleetReporter(view, lambda: True, PRICES, clock=FakeClock(wall_start=1_767_225_600.0))
-    concerned = {p.metadata.name for p in reporter.concerned_pods()}
-    assert not any(name.startswith("local-") for name in concerned)
     everything = tally(view.pods.values(), view.nodes.values(), view.workload, PRICES, 1_767_225_600.0)
-    only = tally(reporter.concerned_pods(), view.nodes.values(), view.workload, PRICES, 1_767_225_600.0)
-    assert only.bounded_workloads(100) == everything.bounded_workloads(100)
-    assert (only.super_nodes, only.awaiting_decision, only.oldest_awaiting_seconds) == (
+    reported = reporter.fleet(1_767_225_600.0)
+    assert reported.bounded_workloads(100) == everything.bounded_workloads(100)
+    assert {w.workload.name for w in reported.bounded_workloads(100)} == {"quota", "burst", "waits", "gated"}
+    assert (reported.super_nodes, reported.awaiting_decision, reported.oldest_awaiting_seconds) == (
         everything.super_nodes, everything.awaiting_decision, everything.oldest_awaiting_seconds)

@@ -60,6 +60,7 @@ async def test_a_refresh_pages_keeps_local_pods_as_views_and_the_newer_pods_of_t
     api = {p["metadata"]["name"]: from_builtins(p, Pod) for p in sandbox.store.list("pods", "default")[0]}
     assert view.pods["default/a"] == local_pod_view(api["a"])  # local: what the bus holds of it
     assert view.pods["default/c"] == api["c"] and view.pods["default/d"] == api["d"]  # the others whole
+    assert view.unbound == {"default/arrived", "default/d"}  # the pods a resync looks at
 
     held = dict(view.pods)
     await sandbox.store.create("pods", pod("e"), namespace="default")
