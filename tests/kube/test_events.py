@@ -15,7 +15,6 @@ from spillway.kube import KubeClient, pod_path
 from spillway.kube.client import collection_path
 from spillway.kube.events import MAX_NAME_LENGTH, EventRecorder, ObjectRef
 from spillway.model.kube import decode_pod
-from spillway.sandbox import Sandbox
 from tests.fixtures.sandbox import SandboxFactory
 
 SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -56,13 +55,6 @@ def test_long_names_stay_unique_and_readable() -> None:
     again = EventRecorder.event_name(ObjectRef("Pod", "ns", common + "-1"), "R", "m")
     assert again == first  # deterministic: a redelivery counts the same Event
     assert EventRecorder.event_name(ObjectRef("Pod", "ns", common + "-1"), "R", "other") != first
-
-
-@pytest.fixture
-async def kube(sandbox: Sandbox) -> Any:
-    client = await KubeClient.connect(str(sandbox.kubeconfig_path))
-    yield client
-    await client.close()
 
 
 async def test_a_pod_with_the_longest_name_gets_its_events(kube: KubeClient) -> None:

@@ -23,13 +23,6 @@ def pod_body(name: str, **spec: Any) -> dict[str, Any]:
             "spec": {"containers": [{"name": "c", "image": "nginx"}], **spec}}
 
 
-@pytest.fixture
-async def kube(sandbox: Sandbox) -> Any:
-    client = await KubeClient.connect(str(sandbox.kubeconfig_path))
-    yield client
-    await client.close()
-
-
 async def create_pod(kube: KubeClient, name: str, ns: str = "default", **spec: Any) -> None:
     await kube.request("POST", collection_path("v1", "pods", ns), body=pod_body(name, **spec))
 

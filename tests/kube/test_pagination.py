@@ -23,15 +23,6 @@ from tests.sandbox.helpers import pod
 PODS = collection_path("v1", "pods", "default")
 
 
-@pytest.fixture
-async def kube(sandbox: Sandbox) -> AsyncIterator[KubeClient]:
-    client = await KubeClient.connect(str(sandbox.kubeconfig_path))
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
 async def _pods(sb: Sandbox, *names: str) -> None:
     for name in names:
         await sb.store.create("pods", pod(name), namespace="default")

@@ -4,7 +4,6 @@ is NotFound and never lands on the new pod."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,17 +11,9 @@ import pytest
 from spillway.kube import KubeClient, NotFound, node_path, pod_path
 from spillway.kube.client import collection_path
 from spillway.model.kube import Node, Pod
-from spillway.sandbox import Sandbox
 from tests.fixtures.sandbox import SandboxFactory
 
 FAILED = {"status": {"phase": "Failed", "reason": "InstanceLost", "message": "gone"}}
-
-
-@pytest.fixture
-async def kube(sandbox: Sandbox) -> AsyncIterator[KubeClient]:
-    client = await KubeClient.connect(str(sandbox.kubeconfig_path))
-    yield client
-    await client.close()
 
 
 async def create_pod(kube: KubeClient, name: str) -> Pod:

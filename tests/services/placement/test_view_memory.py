@@ -3,8 +3,6 @@ API and keeps local pods as the bus does, and replicas share their equal parts."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import msgspec
 import pytest
 
@@ -17,15 +15,6 @@ from spillway.policy import PolicyOptions
 from spillway.sandbox import Sandbox
 from tests.sandbox.helpers import node, pod
 from tests.services.conftest import super_node_body
-
-
-@pytest.fixture
-async def kube(sandbox: Sandbox) -> AsyncIterator[KubeClient]:
-    client = await KubeClient.connect(str(sandbox.kubeconfig_path))
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def _replica(name: str, node_name: str = "") -> Pod:

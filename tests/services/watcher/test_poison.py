@@ -4,12 +4,10 @@ other pod is still published. The watcher runs as `spillway run` runs it, on the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import pytest
 
 from services.watcher.main import build_service
 from services.watcher.report import RefusalReason, RefusalReporter
@@ -33,15 +31,6 @@ def big_pod(name: str, size: int) -> dict[str, Any]:
     chunk = "x" * 1000
     args = [chunk] * (size // 1003)
     return pod_body(name, gates=[GATE], containers=[{"name": "app", "image": "nginx:1.27", "args": args}])
-
-
-@pytest.fixture
-async def kube(sandbox: Sandbox) -> AsyncIterator[KubeClient]:
-    client = await KubeClient.connect(str(sandbox.kubeconfig_path))
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def changes_of(bus: Bus, name: str) -> list[str]:
