@@ -1,4 +1,4 @@
-"""`spillway bus setup|authorization`: the admin's side of the bus.
+"""`spillway bus setup|authorization|credentials`: the admin's side of the bus.
 
 - `setup` connects as the admin user and creates or updates the streams and KV buckets (the
   services may not: each runs on its own least-privilege user and waits for them);
