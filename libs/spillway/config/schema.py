@@ -89,7 +89,7 @@ _RETURNS = ReturnSettings()
 class ReturnToLocalConfig(_Section, frozen=True):
     """placement.returnToLocal: when burst pods come home (the switch is `RETURN_TO_LOCAL` in
     kube-system/eks-config or on the pod template; off by default). The keys, their meaning and
-    their defaults are `spillway.policy.returns.ReturnSettings`'."""
+    their defaults are those of `spillway.policy.returns.ReturnSettings`."""
 
     stable_seconds: float = _RETURNS.stable_seconds
     min_cloud_seconds: float = _RETURNS.min_cloud_seconds
