@@ -110,3 +110,45 @@ def test_leader_identity_names_the_pod_and_is_unique(monkeypatch: pytest.MonkeyP
     first, second = leader_identity(), leader_identity()
     assert first.startswith("placement-7d9f-abcde-") and second.startswith("placement-7d9f-abcde-")
     assert first != second
+
+
+class FailingElector(ScriptedElector):
+    """Holds the lease on the first round; every round after it fails as an unreachable API does."""
+
+    async def try_acquire_or_renew(self) -> bool:
+        if not self.is_leader:
+            return True
+        raise OSError("connection refused")
+
+
+async def test_a_leader_that_cannot_renew_stops_acting_before_its_lease_can_expire() -> None:
+    clock = FakeClock(auto_advance=True)
+    elector = FailingElector(clock)
+    task = asyncio.create_task(elector.run())
+    try:
+        await elector.wait_until_leader()
+        leading_since = clock.monotonic()
+        await elector.wait_until_follower()
+        stepped_down_after = clock.monotonic() - leading_since
+        # client-go's renew deadline, 10 s of the 15 s lease: no standby can hold it yet
+        assert 10.0 <= stepped_down_after < elector.lease_duration
+    finally:
+        await stop(task)
+
+
+async def test_a_renewal_that_hangs_is_given_up_at_the_deadline() -> None:
+    class Hanging(ScriptedElector):
+        async def try_acquire_or_renew(self) -> bool:
+            if not self.is_leader:
+                return True
+            await asyncio.Event().wait()  # an API call that never answers
+            return True
+
+    elector = Hanging(FakeClock(auto_advance=True))
+    elector.renew_deadline = 0.2  # real seconds: the deadline bounds the call itself
+    task = asyncio.create_task(elector.run())
+    try:
+        await elector.wait_until_leader()
+        await asyncio.wait_for(elector.wait_until_follower(), 5)
+    finally:
+        await stop(task)

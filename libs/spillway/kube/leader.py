@@ -58,6 +58,9 @@ class LeaderElector:
     identity: str
     lease_duration: float = 15.0
     renew_period: float = 2.0
+    renew_deadline: float | None = None
+    """A leader that has not renewed for this long stops acting, before its lease can expire and a
+    standby take it (client-go: 10 s of a 15 s lease); default two thirds of `lease_duration`."""
     clock: Clock = SYSTEM_CLOCK
     is_leader: bool = False
     _changed: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -122,12 +125,14 @@ class LeaderElector:
     async def run(self) -> None:
         """Forever: renew while leading, retry while standing by. Cancel to stop (the lease then
         expires on its own; call `release()` first for a fast hand-over)."""
+        deadline = self.renew_deadline if self.renew_deadline is not None else self.lease_duration * 2 / 3
         while True:
             try:
-                self._set(await self.try_acquire_or_renew())
+                async with asyncio.timeout(deadline):  # a hanging API call must not outlast the deadline
+                    self._set(await self.try_acquire_or_renew())
             except (TimeoutError, KubeError, OSError) as exc:
                 log.warning("lease round failed", extra={"error": str(exc)})
-                if self.is_leader and self.clock.monotonic() > self._last_ok + self.lease_duration:
+                if self.is_leader and self.clock.monotonic() >= self._last_ok + deadline:
                     self._set(False)
             else:
                 if self.is_leader:
