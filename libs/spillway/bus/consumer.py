@@ -28,7 +28,7 @@ from spillway.bus import streams
 from spillway.bus.client import Bus
 from spillway.bus.errors import PayloadTooLarge, TemporaryError, is_permanent
 from spillway.bus.handlers import Delivery, HandlerSpec, _delivery
-from spillway.loops import raise_if_cancelled
+from spillway.loops import every, raise_if_cancelled
 from spillway.model import messages as m
 from spillway.telemetry import extract_context, get_tracer
 from spillway.telemetry.metrics import (
@@ -162,7 +162,8 @@ class Consumer:
     async def _report_backlog(self, sub: Any) -> None:
         """The server's count of what waits for this consumer, now and every BACKLOG_SECONDS: a
         stuck or slow consumer shows as a growing backlog even when it fetches nothing."""
-        while True:
+
+        async def look() -> None:
             try:
                 info = await sub.consumer_info()
             except Exception as exc:  # a gauge goes stale for a round; the consumer is not affected
@@ -171,7 +172,8 @@ class Consumer:
                 BUS_CONSUMER_PENDING.labels(self.name).set(info.num_pending or 0)
                 BUS_CONSUMER_ACK_PENDING.labels(self.name).set(info.num_ack_pending or 0)
             raise_if_cancelled()  # nats-py's request may have swallowed `stop`'s cancel
-            await asyncio.sleep(BACKLOG_SECONDS)
+
+        await every(f"backlog {self.name}", BACKLOG_SECONDS, look)
 
     def _free_slots(self) -> int:
         return self.spec.concurrency - len(self._inflight)
