@@ -145,7 +145,7 @@ class FleetReporter:
         row is its local count from the view's tallies (a big IDC's local pods are most of its
         pods, and counting them every round paused placement for 100 ms at 50,000)."""
         view = self.view
-        super_nodes = {n.metadata.name for n in view.super_nodes()}
+        super_nodes = view.super_node_names()
         active: list[Pod] = []
         local_only: list[tuple[WorkloadKey, int, Pod]] = []
         for workload, counts in view.tallies.items():

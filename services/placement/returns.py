@@ -173,6 +173,7 @@ class Returns:
         # the local nodes' usage is O(every local pod): built once per round, and only when a pod
         # gets past the cheap rules (with the switch off everywhere, never)
         nodes = functools.cache(self._local_nodes)
+        super_nodes = self.view.super_node_names()  # read once per round, as the local nodes are
         candidates = self._candidates()
         seen = {p.metadata.uid for p in candidates}
         for uid in [u for u in self.room_since if u not in seen]:
@@ -183,7 +184,7 @@ class Returns:
         waiting: dict[str, int] = {}
         for pod in candidates:
             try:
-                verdict = await self._consider(pod, nodes, now)
+                verdict = await self._consider(pod, nodes, super_nodes, now)
             except Exception as exc:  # one pod (or one failed read about it) never stops the others
                 log.warning("return not judged", extra={"pod": pod.key, "error": repr(exc)[:300]})
                 continue
@@ -221,8 +222,8 @@ class Returns:
                 nodes[flight.node] = nodes[flight.node].plus(flight.requests, flight.ports)
         return nodes
 
-    async def _consider(self, pod: Pod, nodes: Callable[[], dict[str, LocalNode]], now: float
-                        ) -> ReturnVerdict | None:
+    async def _consider(self, pod: Pod, nodes: Callable[[], dict[str, LocalNode]], super_nodes: set[str],
+                        now: float) -> ReturnVerdict | None:
         """Judge one cloud pod and return it when allowed (under its workload's lock, so the local
         count agrees with the decisions in flight). None: it was judged no more (gone meanwhile)."""
         workload = self.view.workload(pod)
@@ -230,7 +231,7 @@ class Returns:
             current = self.view.pods.get(pod.key)
             if current is None or current.metadata.uid != pod.metadata.uid or current.is_terminating():
                 return None
-            facts = await self._facts(current, workload, now)
+            facts = await self._facts(current, workload, super_nodes, now)
             verdict = precheck(facts)
             uid = current.metadata.uid
             if verdict is None:
@@ -252,10 +253,9 @@ class Returns:
                 return verdict
             return ReturnVerdict(False, self.reasons.get(uid, ReturnReason.EVICTION_REFUSED), verdict.message)
 
-    async def _facts(self, pod: Pod, workload: WorkloadKey, now: float) -> ReturnFacts:
+    async def _facts(self, pod: Pod, workload: WorkloadKey, super_nodes: set[str], now: float) -> ReturnFacts:
         """What the rules before the room read (`busy`, O(workload), waits for `_with_busy`)."""
         view = self.view
-        super_nodes = {n.metadata.name for n in view.super_nodes()}
         return ReturnFacts(
             pod=pod, workload=workload, global_config=view.config_data(), options=self.decider.options,
             settings=self.settings, local_count=view.local_count(workload, super_nodes, self.decider.ledger.in_flight),
@@ -407,7 +407,7 @@ class Returns:
     def _outcome(self, flight: Flight, now: float) -> tuple[bool, str] | None:
         """(True, _) once the replacement is Ready on a local node; (False, why) once it is bound to a
         super node or the settle time is over; None while it is on its way."""
-        managed = {n.metadata.name for n in self.view.super_nodes()}
+        managed = self.view.super_node_names()
         for pod in self.view.workload_pods(flight.workload):
             if pod.metadata.uid in flight.known or pod.is_terminating() or pod.is_finished():
                 continue

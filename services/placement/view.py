@@ -228,6 +228,9 @@ class ClusterView:
     def super_nodes(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.is_super_node()]
 
+    def super_node_names(self) -> set[str]:
+        return {n.metadata.name for n in self.super_nodes()}
+
     def assigned(self, node: str) -> int:
         """Pods occupying `node` (bound, not terminating, not finished)."""
         return self.occupied.get(node, 0)
