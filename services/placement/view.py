@@ -18,7 +18,7 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -36,10 +36,12 @@ from spillway.model.kube import (
     ReplicaSet,
     local_pod_view,
 )
+from spillway.model.sharing import EqualParts
 from spillway.policy import WorkloadKey, workload_of
 from spillway.policy.local_count import InFlight
 
 log = logging.getLogger("spillway.placement")
+T = TypeVar("T")
 REWATCH_BACKOFF = Backoff(initial=0.5, cap=30.0, jitter=0.0)
 MAX_TOMBSTONES = 50_000
 """Deleted pods' uids remembered: a late event about one (a redelivered message) arrives within
@@ -121,11 +123,10 @@ class SharedParts:
     view's pods are frozen structs."""
 
     def __init__(self, capacity: int = SHARED_PARTS) -> None:
-        self.capacity = capacity
-        self._seen: OrderedDict[bytes, Any] = OrderedDict()
+        self._parts = EqualParts(capacity)
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self._parts)
 
     def pod(self, pod: Pod) -> Pod:
         meta, spec = pod.metadata, pod.spec
@@ -141,23 +142,10 @@ class SharedParts:
                                          tolerations=self._one(b"t", spec.tolerations),
                                          node_selector=self._one(b"l", spec.node_selector)))
 
-    def _one(self, kind: bytes, part: Any) -> Any:
+    def _one(self, kind: bytes, part: T) -> T:
         """`part`, or an equal one of the same kind seen before (the kind keeps a list of volumes
         from ever standing in for a list of containers that happens to encode alike)."""
-        if not part:
-            return part
-        key = kind + _encode(part)
-        found = self._seen.get(key)
-        if found is None:
-            self._seen[key] = found = part
-            if len(self._seen) > self.capacity:
-                self._seen.popitem(last=False)
-        else:
-            self._seen.move_to_end(key)
-        return found
-
-
-_encode = msgspec.json.Encoder().encode
+        return self._parts.share(part, kind) if part else part
 
 
 class Tombstones:

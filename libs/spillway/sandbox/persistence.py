@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import msgspec
 
+from spillway.model.sharing import EqualParts
 from spillway.sandbox.store import Store
 
 SNAPSHOT = "snapshot.json"
@@ -61,8 +62,7 @@ class SubtreeSharing:
     the path it changes and shares the rest, so a shared part is never written through."""
 
     def __init__(self, capacity: int = SHARED_SUBTREES) -> None:
-        self.capacity = capacity
-        self._seen: dict[bytes, Any] = {}
+        self._parts = EqualParts(capacity)
 
     def share(self, obj: Obj) -> Obj:
         for section in ("metadata", "spec", "status"):
@@ -71,18 +71,8 @@ class SubtreeSharing:
                 continue
             for key, value in fields.items():
                 if isinstance(value, (dict, list)) and value:
-                    fields[key] = self._shared(value)
+                    fields[key] = self._parts.share(value)
         return obj
-
-    def _shared(self, value: Any) -> Any:
-        key = _encode(value)
-        found = self._seen.pop(key, None)
-        if found is None:
-            found = value
-            if len(self._seen) >= self.capacity:
-                del self._seen[next(iter(self._seen))]
-        self._seen[key] = found  # most recent last: the oldest goes first
-        return found
 
 
 def load(store: Store, data_dir: Path) -> bool:
