@@ -9,7 +9,7 @@ import asyncio
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,20 @@ def _bare_pod(name: str, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
+async def at_rate(total: int, rate: float, start: Callable[[int], Coroutine[Any, Any, object]]) -> float:
+    """Start `start(i)` for i in 0..total-1 at a fixed `rate` per second (each on schedule, not
+    after the previous one ends), wait for all; returns the rate achieved."""
+    t0 = time.monotonic()
+    tasks = []
+    for i in range(total):
+        delay = t0 + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(start(i)))
+    await asyncio.gather(*tasks)
+    return total / (time.monotonic() - t0)
+
+
 async def steady_arrivals(kube: KubeClient, progress: Progress, *, rate: float, seconds: float, warmup: int,
                           what: str = "steady") -> tuple[list[float], float]:
     """Bare pods created at a fixed `rate` for `seconds`, after `warmup` pods (connections, caches,
@@ -195,16 +209,8 @@ async def steady_arrivals(kube: KubeClient, progress: Progress, *, rate: float, 
     await observer.start()
     total = int(rate * seconds)
     progress(f"{what}: {total} pods at {rate:.0f}/s (after {warmup} warm-up pods)")
-    t0 = time.monotonic()
-    tasks = []
-    for i in range(total):
-        delay = t0 + i / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(kube.request(
-            "POST", collection_path("v1", "pods", NS), body=_bare_pod(f"steady-{i}", {"bench": "steady"}))))
-    await asyncio.gather(*tasks)
-    achieved = total / (time.monotonic() - t0)
+    achieved = await at_rate(total, rate, lambda i: kube.request(
+        "POST", collection_path("v1", "pods", NS), body=_bare_pod(f"steady-{i}", {"bench": "steady"})))
     await observer.wait_until(lambda o: o.count("bound") >= total, 120)
     latencies = [t.bound - t.first_seen for t in observer.pods.values() if t.bound is not None]
     await observer.stop()
@@ -272,15 +278,7 @@ async def admission(state_dir: Path, progress: Progress, rate: float = 500.0, se
             for _ in range(50):  # warm the connections
                 await one(0)
             latencies.clear()
-            t0 = time.monotonic()
-            tasks = []
-            for i in range(total):
-                delay = t0 + i / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(i)))
-            await asyncio.gather(*tasks)
-            achieved = total / (time.monotonic() - t0)
+            achieved = await at_rate(total, rate, one)
         return {"requests": total, "target_rate": rate, "achieved_rate": round(achieved, 1), "errors": errors,
                 **summary(latencies, extremes=False)}
     finally:
