@@ -40,6 +40,16 @@ def eviction(name: str, **options: Any) -> dict[str, Any]:
     return body
 
 
+async def running_pod(raw: Raw, name: str, labels: dict[str, str], *, running: bool = True) -> None:
+    """A bare pod in default; Running (as its kubelet would report it) unless `running` is False."""
+    await raw.request("POST", "/api/v1/namespaces/default/pods",
+                      {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
+                       "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    if running:
+        await raw.request("PATCH", f"/api/v1/namespaces/default/pods/{name}/status", {"status": {"phase": "Running"}},
+                          content_type="application/merge-patch+json")
+
+
 async def ready_pods(raw: Raw, app: str = "web") -> list[dict[str, Any]]:
     _, listed, _ = await raw.request("GET", f"/api/v1/namespaces/default/pods?labelSelector=app%3D{app}")
     return [p for p in listed["items"] if not p["metadata"].get("deletionTimestamp")
@@ -142,37 +152,25 @@ async def _allowed(raw: Raw, n: int) -> bool:
     return (await pdb_status(raw)).get("disruptionsAllowed") == n
 
 
-async def test_a_budget_not_observed_yet_answers_429_with_retry_after_10(sandbox: Sandbox) -> None:
+async def test_a_budget_not_observed_yet_answers_429_with_retry_after_10(sandbox: Sandbox, kube: KubeClient) -> None:
     """No controller runs here: the budget's status was never computed for its generation."""
     raw = Raw(sandbox)
-    await raw.request("POST", "/api/v1/namespaces/default/pods",
-                      {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"app": "web"}},
-                       "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
-    await raw.request("PATCH", "/api/v1/namespaces/default/pods/p/status", {"status": {"phase": "Running"}},
-                      content_type="application/merge-patch+json")
+    await running_pod(raw, "p", {"app": "web"})
     await raw.request("POST", PDBS, budget(maxUnavailable=1))
     status, body, headers = await raw.request("POST", "/api/v1/namespaces/default/pods/p/eviction", eviction("p"))
     assert status == 429 and headers["Retry-After"] == "10"
     assert body["details"]["retryAfterSeconds"] == 10
     processing = "The disruption budget web is still being processed by the server."
     assert body["details"]["causes"][0]["message"] == processing
-    kube = await KubeClient.connect(str(sandbox.kubeconfig_path))
-    try:
-        with pytest.raises(TooManyRequests) as refused:
-            await kube.evict_pod("default", "p")
-    finally:
-        await kube.close()
+    with pytest.raises(TooManyRequests) as refused:
+        await kube.evict_pod("default", "p")
     assert refused.value.retry_after == 10.0 and refused.value.disruption_budget
 
 
 async def test_pending_pods_and_pods_without_a_budget_are_simply_deleted(sandbox: Sandbox) -> None:
     raw = Raw(sandbox)
-    for name, labels in (("pending", {"app": "web"}), ("free", {"app": "other"})):
-        await raw.request("POST", "/api/v1/namespaces/default/pods",
-                          {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
-                           "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
-    await raw.request("PATCH", "/api/v1/namespaces/default/pods/free/status", {"status": {"phase": "Running"}},
-                      content_type="application/merge-patch+json")
+    await running_pod(raw, "pending", {"app": "web"}, running=False)
+    await running_pod(raw, "free", {"app": "other"})
     await raw.request("POST", PDBS, budget(minAvailable=5))
     for name in ("pending", "free"):
         status, body, _ = await raw.request("POST", f"/api/v1/namespaces/default/pods/{name}/eviction",
@@ -182,11 +180,7 @@ async def test_pending_pods_and_pods_without_a_budget_are_simply_deleted(sandbox
 
 async def test_an_eviction_must_name_its_pod_and_two_budgets_are_a_500(sandbox: Sandbox) -> None:
     raw = Raw(sandbox)
-    await raw.request("POST", "/api/v1/namespaces/default/pods",
-                      {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"app": "web"}},
-                       "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
-    await raw.request("PATCH", "/api/v1/namespaces/default/pods/p/status", {"status": {"phase": "Running"}},
-                      content_type="application/merge-patch+json")
+    await running_pod(raw, "p", {"app": "web"})
     status, body, _ = await raw.request("POST", "/api/v1/namespaces/default/pods/p/eviction", eviction("q"))
     assert (status, body["message"]) == (400, "name in URL does not match name in Eviction object")
     await raw.request("POST", PDBS, budget("a", maxUnavailable=1))
