@@ -149,6 +149,28 @@ def required_affinity(pod_spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return required
 
 
+def named_nodes(pod_spec: Mapping[str, Any]) -> frozenset[str] | None:
+    """The only nodes the required node affinity can admit, when every term names its nodes with a
+    `metadata.name In` field requirement (NodeAffinity's PreFilter); None when any node might fit.
+    A superset is always safe: the filter still runs on each node named."""
+    required = required_affinity(pod_spec)
+    terms = required.get("nodeSelectorTerms") if isinstance(required, Mapping) else None
+    if not isinstance(terms, list) or not terms:
+        return None
+    names: set[str] = set()
+    for term in terms:
+        fields = term.get("matchFields") if isinstance(term, Mapping) else None
+        in_term: set[str] | None = None
+        for req in fields if isinstance(fields, list) else ():
+            if isinstance(req, Mapping) and req.get("key") == "metadata.name" and req.get("operator") == "In":
+                values = {v for v in _values(req) if isinstance(v, str)}
+                in_term = values if in_term is None else in_term & values
+        if in_term is None:  # this term does not name its nodes; the terms are ORed
+            return None
+        names |= in_term
+    return frozenset(names)
+
+
 def fits_node_selection(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
     """`GetRequiredNodeAffinity(pod).Match(node)`: nodeSelector AND required node affinity."""
     labels = (node.get("metadata") or {}).get("labels") or {}

@@ -176,12 +176,32 @@ class Placement:
 
 
 def schedule(spec: Obj, nodes: Mapping[str, NodeInfo]) -> Placement:
-    """Filter every node, score the feasible ones, pick the best (ties: by name)."""
+    """Filter every node, score the feasible ones, pick the best (ties: by name).
+
+    A pod whose required affinity names its nodes (a super node's pods, a DaemonSet's) is filtered
+    on those nodes only, as kube-scheduler's NodeAffinity PreFilter does; no other node could pass
+    the filter, so the choice is the same. Only when none of them fits are all nodes filtered,
+    for the full reason histogram of the message."""
     requests = pod_requests(spec)
     ports = host_ports(spec)
+    named = nodematch.named_nodes(spec)
+    if named is not None:
+        best, _ = _filter_and_score(spec, requests, ports, nodes, sorted(n for n in named if n in nodes))
+        if best is not None:
+            return Placement(best, "")
+    best, failures = _filter_and_score(spec, requests, ports, nodes, sorted(nodes))
+    if best is not None:
+        return Placement(best, "")
+    return Placement(None, fit_error(len(nodes), failures))
+
+
+def _filter_and_score(spec: Obj, requests: Mapping[str, int], ports: list[Port], nodes: Mapping[str, NodeInfo],
+                      names: Iterable[str]) -> tuple[str | None, list[Verdict]]:
+    """The best-scoring feasible node of `names` (in order; ties keep the first), and the verdicts
+    of the nodes that failed."""
     best: tuple[float, str] | None = None
     failures: list[Verdict] = []
-    for name in sorted(nodes):
+    for name in names:
         info = nodes[name]
         verdict = filter_node(spec, requests, ports, info)
         if verdict is not None:
@@ -190,6 +210,4 @@ def schedule(spec: Obj, nodes: Mapping[str, NodeInfo]) -> Placement:
         score = least_allocated_score(requests, info)
         if best is None or score > best[0]:
             best = (score, name)
-    if best is not None:
-        return Placement(best[1], "")
-    return Placement(None, fit_error(len(nodes), failures))
+    return (best[1] if best is not None else None), failures
