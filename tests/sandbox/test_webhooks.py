@@ -3,6 +3,7 @@ caBundle) that labels pods and warns; failurePolicy, selectors, rules, service r
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import ipaddress
@@ -24,6 +25,7 @@ from kubernetes_asyncio import client
 
 from spillway.sandbox import Sandbox
 from spillway.sandbox.errors import ApiError
+from spillway.sandbox.webhooks import WEBHOOK_CONNECTIONS
 from tests.fixtures.sandbox import KUBECTL, api_client_for, needs_kubectl
 from tests.sandbox.helpers import pod
 
@@ -54,6 +56,8 @@ class Hook:
     port: int
     ca_bundle: str
     reviews: list[dict[str, Any]] = field(default_factory=list)
+    callers: set[Any] = field(default_factory=set)  # the sandbox's (address, port) of each connection
+    delay: float = 0.0
 
 
 @pytest.fixture
@@ -64,6 +68,9 @@ async def hook(tmp_path: Path) -> AsyncIterator[Hook]:
     async def mutate(request: web.Request) -> web.Response:
         review = await request.json()
         state.reviews.append(review["request"])
+        if request.transport is not None:
+            state.callers.add(request.transport.get_extra_info("peername"))
+        await asyncio.sleep(state.delay)
         uid = review["request"]["uid"]
         if request.path == "/deny":
             response: dict[str, Any] = {"uid": uid, "allowed": False,
@@ -129,6 +136,17 @@ async def test_label_applied_and_warning_returned(cluster: Sandbox, hook: Hook) 
     assert review["userInfo"]["username"] and review["dryRun"] is False
 
 
+async def test_a_burst_of_creates_shares_a_few_connections_to_the_webhook(cluster: Sandbox, hook: Hook) -> None:
+    """As kube-apiserver's calls share its HTTP/2 connection: not one TLS handshake per pod."""
+    await cluster.store.create("mutatingwebhookconfigurations", config("label", {"url": hook.url,
+                                                                                 "caBundle": hook.ca_bundle}))
+    hook.delay = 0.05  # the calls overlap
+    created = await asyncio.gather(*(cluster.store.create("pods", pod(f"p{i}"), namespace="default")
+                                     for i in range(3 * WEBHOOK_CONNECTIONS)))
+    assert {obj["metadata"]["labels"]["mutated"] for obj in created} == {"yes"}
+    assert 1 <= len(hook.callers) <= WEBHOOK_CONNECTIONS
+
+
 async def test_controller_created_pods_go_through_webhooks(cluster: Sandbox, hook: Hook) -> None:
     from tests.fixtures.eventually import eventually
     from tests.sandbox.test_cluster import deployment
@@ -147,7 +165,6 @@ async def test_controller_created_pods_go_through_webhooks(cluster: Sandbox, hoo
 
 @needs_kubectl
 async def test_kubectl_prints_the_warning(cluster: Sandbox, hook: Hook, tmp_path: Path) -> None:
-    import asyncio
 
     await cluster.store.create("mutatingwebhookconfigurations", config("label", {"url": hook.url,
                                                                                  "caBundle": hook.ca_bundle}))

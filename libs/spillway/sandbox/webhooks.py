@@ -66,6 +66,13 @@ def rule_matches(rule: Obj, request: AdmissionRequest) -> bool:
     return False
 
 
+WEBHOOK_CONNECTIONS = 25
+"""Connections to webhook servers at once; more calls wait for one. kube-apiserver multiplexes its
+calls to a webhook over HTTP/2: a burst of pod creates must not open a TLS connection per pod,
+which cost the sandbox and the webhook server a handshake each (at the start of a 500-pod burst,
+half a second in which the sandbox served nothing else)."""
+
+
 class WebhookDispatcher:
     """The admission hook; `await close()` when the sandbox stops."""
 
@@ -153,7 +160,7 @@ class WebhookDispatcher:
         body = _encode({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                         "request": self._review(request, uid)})
         if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=WEBHOOK_CONNECTIONS))
         try:
             async with self._session.post(url, data=body, headers={"Content-Type": "application/json"},
                                           ssl=self._ssl(client_config.get("caBundle") or ""), timeout=timeout,
