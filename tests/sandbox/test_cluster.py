@@ -158,13 +158,17 @@ async def test_rolling_update_converges(cluster: Sandbox) -> None:
 
 
 async def test_gated_pod_waits_for_its_gate(cluster: Sandbox) -> None:
+    """The API sets PodScheduled=False/SchedulingGated in the create itself (its create strategy);
+    the scheduler, finding it, writes nothing more."""
     store = cluster.store
-    await store.create("pods", pod("gated", gates=["spillway.io/placement"]), namespace="default")
-    await eventually(lambda: store.get("pods", "default", "gated")["status"].get("conditions"),
-                     what="a PodScheduled condition on the gated pod")
+    created = await store.create("pods", pod("gated", gates=["spillway.io/placement"]), namespace="default")
+    assert (scheduled(created)["status"], scheduled(created)["reason"], scheduled(created)["message"]) == (
+        "False", "SchedulingGated", "Scheduling is blocked due to non-empty scheduling gates")
+    # the scheduler takes pods in the order they came: once a later pod is bound, it has seen this one
+    await store.create("pods", pod("later"), namespace="default")
+    await eventually(lambda: store.get("pods", "default", "later")["spec"].get("nodeName"), what="a later pod bound")
     got = store.get("pods", "default", "gated")
-    assert (scheduled(got)["reason"], scheduled(got)["message"]) == (
-        "SchedulingGated", "Scheduling is blocked due to non-empty scheduling gates")
+    assert got["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     assert got["status"]["phase"] == "Pending" and not got["spec"].get("nodeName")
     await store.patch("pods", "default", "gated", [{"op": "remove", "path": "/spec/schedulingGates"}],
                       "application/json-patch+json")

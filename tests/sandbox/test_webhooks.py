@@ -72,9 +72,13 @@ async def hook(tmp_path: Path) -> AsyncIterator[Hook]:
             state.callers.add(request.transport.get_extra_info("peername"))
         await asyncio.sleep(state.delay)
         uid = review["request"]["uid"]
-        if request.path == "/deny":
-            response: dict[str, Any] = {"uid": uid, "allowed": False,
-                                        "status": {"code": 403, "message": "no pods named deny-me"}}
+        ops: list[dict[str, Any]]
+        if request.path == "/gate":
+            ops = [{"op": "add", "path": "/spec/schedulingGates", "value": [{"name": "spillway.io/placement"}]}]
+            response: dict[str, Any] = {"uid": uid, "allowed": True, "patchType": "JSONPatch",
+                                        "patch": base64.b64encode(json.dumps(ops).encode()).decode()}
+        elif request.path == "/deny":
+            response = {"uid": uid, "allowed": False, "status": {"code": 403, "message": "no pods named deny-me"}}
         else:
             labels_exist = bool(review["request"]["object"]["metadata"].get("labels"))
             ops = [{"op": "add", "path": "/metadata/labels", "value": {}}] if not labels_exist else []
@@ -145,6 +149,16 @@ async def test_a_burst_of_creates_shares_a_few_connections_to_the_webhook(cluste
                                      for i in range(3 * WEBHOOK_CONNECTIONS)))
     assert {obj["metadata"]["labels"]["mutated"] for obj in created} == {"yes"}
     assert 1 <= len(hook.callers) <= WEBHOOK_CONNECTIONS
+
+
+async def test_a_gate_added_by_a_webhook_is_in_the_created_pods_condition(cluster: Sandbox, hook: Hook) -> None:
+    """Mutating admission runs before the create strategy, which sets PodScheduled=SchedulingGated."""
+    await cluster.store.create("mutatingwebhookconfigurations", config("gate", {
+        "url": hook.url.replace("/mutate", "/gate"), "caBundle": hook.ca_bundle}))
+    created = await cluster.store.create("pods", pod("p"), namespace="default")
+    assert created["spec"]["schedulingGates"] == [{"name": "spillway.io/placement"}]
+    assert [(c["type"], c["status"], c["reason"]) for c in created["status"]["conditions"]] == [
+        ("PodScheduled", "False", "SchedulingGated")]
 
 
 async def test_controller_created_pods_go_through_webhooks(cluster: Sandbox, hook: Hook) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from spillway.sandbox import events_view, pdb_rules, pod_rules, validation
 from spillway.sandbox.resources import ResourceType, resource
+from spillway.sandbox.scheduling import GATED_MESSAGE
 
 Obj = dict[str, Any]
 # Status fields the Go types always serialise (no omitempty), so clients' models require them.
@@ -56,6 +57,24 @@ def prepare_create(rt: ResourceType, obj: Obj, now: float) -> None:
     if rt.plural == "secrets" and "type" not in obj:
         obj["type"] = "Opaque"
 
+
+
+def prepare_admitted(rt: ResourceType, obj: Obj, now: float) -> None:
+    """What kube-apiserver's create strategy derives from an object as mutating admission left it
+    (admission runs first there): a pod created with scheduling gates, by its author or by a
+    webhook, starts with PodScheduled=False/SchedulingGated, in the same write."""
+    if rt.plural != "pods" or rt.group != "" or not isinstance(obj.get("spec"), dict) \
+            or not obj["spec"].get("schedulingGates"):
+        return
+    status = obj.setdefault("status", {})
+    if not isinstance(status, dict):
+        return
+    conditions = status.setdefault("conditions", [])
+    if not isinstance(conditions, list) or any(isinstance(c, dict) and c.get("type") == "PodScheduled"
+                                               for c in conditions):
+        return
+    conditions.append({"type": "PodScheduled", "status": "False", "reason": "SchedulingGated",
+                       "message": GATED_MESSAGE, "lastProbeTime": None, "lastTransitionTime": rfc3339(now)})
 
 
 def validate(rt: ResourceType, obj: Obj, *, creating: bool = False) -> None:

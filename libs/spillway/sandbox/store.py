@@ -491,6 +491,7 @@ class Store:
             meta["name"] = meta["generateName"] + "".join(random.choices(_NAME_CHARS, k=5))
         semantics.prepare_create(rt, obj, self.clock())
         await self._admit(rt, "CREATE", "", obj, None, dry_run, user, warnings)
+        semantics.prepare_admitted(rt, obj, self.clock())
         semantics.validate(rt, obj, creating=True)
         name = meta["name"]
         if name in self._objects.get(rt.bucket, {}).get(meta.get("namespace", ""), {}):
