@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from kubernetes_asyncio import client
 
-from spillway.sandbox import AdmissionRequest, Sandbox, SandboxOptions
+from spillway.sandbox import AdmissionRequest, Sandbox, SandboxOptions, persistence
 from spillway.sandbox.errors import ApiError
 from tests.sandbox.helpers import Raw, pod
 
@@ -28,6 +29,26 @@ async def test_state_survives_restart_and_rvs_keep_increasing(tmp_path: Path) ->
         updated = await sb.store.patch("configmaps", "default", "c", {"data": {"a": "2"}},
                                        "application/merge-patch+json")
         assert int(updated["metadata"]["resourceVersion"]) > last_rv
+
+
+@pytest.mark.parametrize(("load_seconds", "first_pause"),
+                         [(0.0, 5.0), (0.1, 5.0), (7.0, 7.0 * persistence.SAVE_COST_FACTOR)])
+async def test_the_first_periodic_save_waits_in_proportion_to_the_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, load_seconds: float, first_pause: float) -> None:
+    """A 50,000-pod snapshot is not written back while everything starts against it."""
+    pauses: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        raise Stop
+
+    monkeypatch.setattr("spillway.sandbox.persistence.asyncio.sleep", sleep)
+    with pytest.raises(Stop):
+        await persistence.save_periodically(Sandbox(SandboxOptions()).store, tmp_path, 5.0, load_seconds)
+    assert pauses == [first_pause]
 
 
 async def test_admission_hook_mutates_and_warns(tmp_path: Path) -> None:

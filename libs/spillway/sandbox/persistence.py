@@ -7,8 +7,9 @@ Sized for a cluster of 50,000 pods (about 400 MB of JSON):
 - the file is JSON lines — a header `{"resourceVersion": N}`, then one `[bucket, object]` per
   line — written and read one object at a time, so neither a save nor a load holds the whole
   cluster as one buffer (the older single-document format is still read);
-- a periodic save waits at least `SAVE_COST_FACTOR` times as long as the last one took, so writing
-  the snapshot never takes more than about 5% of a core whatever the cluster's size;
+- a periodic save waits at least `SAVE_COST_FACTOR` times as long as the last one took (the first,
+  as long as the load took), so writing the snapshot never takes more than about 5% of a core
+  whatever the cluster's size;
 - loading runs with the garbage collector off (millions of new, acyclic objects: each collection
   meanwhile would scan them all for nothing) and shares equal parts between objects
   (`SubtreeSharing`): the replicas of one workload are alike but for a few fields, so their specs,
@@ -152,8 +153,11 @@ def _replacing(data_dir: Path) -> Iterator[IO[bytes]]:
     os.replace(tmp, data_dir / SNAPSHOT)
 
 
-async def save_periodically(store: Store, data_dir: Path, every: float) -> None:
-    pause = every
+async def save_periodically(store: Store, data_dir: Path, every: float, load_seconds: float = 0.0) -> None:
+    """Save while dirty, pausing `SAVE_COST_FACTOR` times the last save's duration (at least
+    `every`); before the first save, the snapshot's load time stands for it (a save costs less
+    than a load), so a big cluster is not written back while the services start against it."""
+    pause = max(every, SAVE_COST_FACTOR * load_seconds)
     while True:
         await asyncio.sleep(pause)
         if store.dirty:

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import ssl
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,8 +137,10 @@ class Sandbox:
                               (opts.host,))
         tokens_dir = opts.tokens_dir or (opts.data_dir / "tokens" if opts.data_dir else None)
         self.rbac = Rbac(self.store, enabled=opts.rbac, tokens_dir=tokens_dir)
+        loading = time.monotonic()
         if not (opts.data_dir and persistence.load(self.store, opts.data_dir)):
             self.store.bootstrap()
+        load_seconds = time.monotonic() - loading
         self.api = ResourceApi(self.store, self.rbac, self.pki, bookmark_interval=opts.bookmark_interval)
         self._runner = web.AppRunner(self._app(), access_log=None, handler_cancellation=True)
         await self._runner.setup()
@@ -153,7 +156,7 @@ class Sandbox:
         self.kubeconfig_path = self.write_kubeconfig(opts.kubeconfig or work / "kubeconfig")
         if opts.data_dir:
             self._tasks.append(asyncio.create_task(
-                persistence.save_periodically(self.store, opts.data_dir, opts.snapshot_interval)))
+                persistence.save_periodically(self.store, opts.data_dir, opts.snapshot_interval, load_seconds)))
         await ensure_nodes(self.store, opts.nodes)
         for controller in [*self._cluster_loops(), *opts.controllers]:
             self._tasks.append(asyncio.create_task(controller(self)))
