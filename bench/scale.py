@@ -387,6 +387,7 @@ async def _burst(stack: LocalStack, kube: KubeClient, progress: Progress) -> dic
     t0 = time.monotonic()
     await scale(kube, "burst", BURST)
     all_bound = await observer.wait_until(lambda o: o.count("bound") >= BURST, 300)
+    t_created = max((t.first_seen for t in observer.pods.values()), default=t0) - t0
     t_bound = max((t.bound or t0 for t in observer.pods.values()), default=t0) - t0
     latencies = [t.bound - t.first_seen for t in observer.pods.values() if t.bound is not None]
     on_super = sum(1 for t in observer.pods.values() if t.node.startswith("eklet-"))
@@ -396,7 +397,7 @@ async def _burst(stack: LocalStack, kube: KubeClient, progress: Progress) -> dic
     await observer.stop()
     await _drained(stack, 60.0)
     return {"pods": BURST, "all_bound": all_bound, "bound_to_super_nodes": on_super,
-            "seconds_to_all_bound": round(t_bound, 2),
+            "seconds_to_all_created": round(t_created, 2), "seconds_to_all_bound": round(t_bound, 2),
             "pods_per_second_bound": round(BURST / t_bound, 1) if t_bound else 0.0,
             "decision_latency": summary(latencies, quantiles=(50, 99), extremes=False), "cpu_seconds": cpu}
 

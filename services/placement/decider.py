@@ -24,6 +24,7 @@ API writes per pod: one JSON patch, one binding (cloud), one Event.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Collection, Mapping
@@ -67,6 +68,14 @@ from spillway.telemetry import get_tracer, pod_trace_context
 
 log = logging.getLogger("spillway.placement")
 STALE_RETRIES = 3
+BUS_CATCH_UP_ROUND = 0.5
+BUS_PATIENCE = 2.0
+BUS_CATCH_UP_LIMIT = 60.0
+"""How a new leader waits for the bus to bring the pods it lists (`Decider.refresh_pods`): a look
+every half second, until two seconds bring none of them, for at most a minute."""
+READ_ONE_BY_ONE = 100
+"""Pods still behind the API after that wait: up to this many are read one by one, more in one list."""
+READ_CONCURRENCY = 8
 BIND_BACKOFF = Backoff(initial=0.1, factor=2.0, cap=0.2, jitter=0.0, max_attempts=3)
 """3 tries, 0.1 s then 0.2 s apart."""
 PATCH_BACKOFF = Backoff(initial=0.2, factor=2.0, cap=0.4, jitter=0.0, max_attempts=3)
@@ -153,57 +162,124 @@ class Decider:
         await self.decide_pod(pod.key, trigger)
 
     async def refresh_pods(self) -> None:
-        """Bring the view's pods up to the API's own state (a new leader's first step): a
-        pod's newer resourceVersion wins, pods the API no longer has are dropped.
+        """Bring the view's pods up to the API's own state (a new leader's first step): every pod
+        the API lists is held at its listed version or newer, pods it no longer has are dropped.
 
-        Page by page (memory: one page, whatever the cluster's size), a pod on a local node kept as
-        the bus keeps it (`local_pod_view`). When the list's snapshot expires before the last page,
-        it is listed again in one piece, as the reflector does."""
+        Cheap first: the API lists only the pods' metadata (a fraction of their bytes), and a pod
+        the view holds at that version or newer needs nothing more. A pod the view lacks or holds
+        older is nearly always on its way through the watcher (at a cold start, all of them): the
+        bus is given the time to bring them while it keeps doing so, and what is still behind is
+        read from the API — pod by pod when few, else in one whole paged list, a local pod kept as
+        the bus keeps it (`local_pod_view`)."""
+        listed, snapshot = await self._listed_versions()
+        # a pod the bus brought in while the pages were read is newer than the list, not gone
+        for key in [k for k, pod in self.view.pods.items() if k not in listed and not is_newer_than(pod, snapshot)]:
+            self.view.remove_pod(key)
+        behind = await self._await_bus(listed)
+        if len(behind) <= READ_ONE_BY_ONE:
+            await self._read_each(behind)
+        else:
+            await self._read_listed(behind)
+        log.info("view refreshed from the API", extra={"pods": len(listed), "read_from_the_api": len(behind)})
+
+    async def _listed_versions(self) -> tuple[dict[str, tuple[str, str]], str]:
+        """Every pod's (uid, resourceVersion) by key, and the list's resourceVersion. Page by page;
+        when the snapshot expires before the last page, listed again in one piece, as the reflector does."""
         try:
-            await self._refresh_pods(PAGE_SIZE)
+            return await self._list_versions(PAGE_SIZE)
         except ContinueExpired:
-            await self._refresh_pods(0)
+            return await self._list_versions(0)
 
-    async def _refresh_pods(self, page_size: int) -> None:
-        seen: set[str] = set()
-        listed = 0
+    async def _list_versions(self, page_size: int) -> tuple[dict[str, tuple[str, str]], str]:
+        listed: dict[str, tuple[str, str]] = {}
         snapshot = ""
-        async for page in self.client.list_pages("/api/v1/pods", page_size=page_size):
+        async for page in self.client.list_pages("/api/v1/pods", page_size=page_size, metadata_only=True):
             snapshot = page.metadata.resourceVersion
             for item in page.items:
-                if self._known(item, seen):  # the bus brought this very version: nothing to decode
-                    listed += 1
-                    continue
                 try:
-                    pod = decode_pod(bytes(item))
+                    meta = _named_decoder.decode(item).metadata
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    self._undecodable(item, exc, seen)
+                    self.stats.undecodable += 1
+                    log.warning("undecodable pod metadata skipped", extra={"error": str(exc)[:API_ANSWER_LIMIT]})
                     continue
-                listed += 1
-                seen.add(pod.key)
-                self.view.upsert_pod(self.view.as_stored(pod))
-        # a pod the bus brought in while the pages were read is newer than the list, not gone
-        for key in [k for k, pod in self.view.pods.items() if k not in seen and not is_newer_than(pod, snapshot)]:
-            self.view.remove_pod(key)
-        log.info("view refreshed from the API", extra={"pods": listed})
+                listed[f"{meta.namespace}/{meta.name}"] = (meta.uid, meta.resourceVersion)
+        return listed, snapshot
 
-    def _known(self, item: msgspec.Raw, seen: set[str]) -> bool:
-        """The view holds this pod at this resourceVersion already (read from its name and version
-        alone, the rest of the pod skipped unparsed): true for nearly every pod of a new leader
-        whose bus is in step with the API."""
+    def _behind(self, listed: Mapping[str, tuple[str, str]], keys: Collection[str]) -> list[str]:
+        """The pods of `keys` the view lacks, holds as another incarnation, or holds older than listed."""
+        out = []
+        for key in keys:
+            uid, version = listed[key]
+            held = self.view.pods.get(key)
+            if held is None or held.metadata.uid != uid or not (
+                    held.metadata.resource_version == version or is_newer_than(held, version)):
+                out.append(key)
+        return out
+
+    async def _await_bus(self, listed: Mapping[str, tuple[str, str]]) -> list[str]:
+        """The listed pods still behind once the bus stops catching up: a look every
+        BUS_CATCH_UP_ROUND seconds until none is behind, or none came for BUS_PATIENCE seconds,
+        or BUS_CATCH_UP_LIMIT seconds have passed."""
+        behind = self._behind(listed, listed.keys())
+        waited = idle = 0.0
+        while behind and waited < BUS_CATCH_UP_LIMIT and idle < BUS_PATIENCE:
+            await self.clock.sleep(BUS_CATCH_UP_ROUND)
+            waited += BUS_CATCH_UP_ROUND
+            still = self._behind(listed, behind)
+            idle = idle + BUS_CATCH_UP_ROUND if len(still) == len(behind) else 0.0
+            behind = still
+        return behind
+
+    async def _read_each(self, keys: Collection[str]) -> None:
+        """GET each pod (a few at a time): the API's own version replaces the view's."""
+        slots = asyncio.Semaphore(READ_CONCURRENCY)
+
+        async def read(key: str) -> None:
+            namespace, _, name = key.partition("/")
+            async with slots:
+                try:
+                    raw = await self.client.request("GET", pod_path(namespace, name))
+                except NotFound:
+                    self.view.remove_pod(key)
+                    return
+            self._take(key, msgspec.Raw(raw))
+
+        await asyncio.gather(*(read(key) for key in keys))
+
+    async def _read_listed(self, keys: Collection[str]) -> None:
+        """The whole pods in one paged list (memory: one page), taking only those of `keys`; when
+        the list's snapshot expires before the last page, listed again in one piece."""
+        wanted = set(keys)
         try:
-            meta = _named_decoder.decode(item).metadata
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return False
-        key = f"{meta.namespace}/{meta.name}"
-        held = self.view.pods.get(key)
-        if held is None or not meta.resourceVersion or (held.metadata.uid, held.metadata.resource_version) != (
-                meta.uid, meta.resourceVersion):
-            return False
-        seen.add(key)
-        return True
+            await self._take_from_list(PAGE_SIZE, wanted)
+        except ContinueExpired:
+            await self._take_from_list(0, wanted)
 
-    def _undecodable(self, item: msgspec.Raw, exc: Exception, seen: set[str]) -> None:
+    async def _take_from_list(self, page_size: int, wanted: set[str]) -> None:
+        async for page in self.client.list_pages("/api/v1/pods", page_size=page_size):
+            for item in page.items:
+                try:
+                    meta = _named_decoder.decode(item).metadata
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue  # counted when its metadata was listed
+                key = f"{meta.namespace}/{meta.name}"
+                if key in wanted:
+                    self._take(key, item)
+
+    def _take(self, key: str, item: msgspec.Raw) -> None:
+        """The pod as the API has it, unless the bus brought a newer version meanwhile."""
+        try:
+            pod = decode_pod(bytes(item))
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._undecodable(item, exc)
+            return
+        held = self.view.pods.get(key)
+        if held is not None and held.metadata.uid == pod.metadata.uid and is_newer_than(
+                held, pod.metadata.resource_version):
+            return
+        self.view.upsert_pod(self.view.as_stored(pod))
+
+    def _undecodable(self, item: msgspec.Raw, exc: Exception) -> None:
         """Skip a pod we cannot read (logged, counted); the view keeps what it had for it."""
         self.stats.undecodable += 1
         try:
@@ -211,7 +287,6 @@ class Decider:
             key = f"{meta.namespace}/{meta.name}"
         except (msgspec.DecodeError, msgspec.ValidationError):
             key = "?"
-        seen.add(key)
         log.warning("undecodable pod skipped", extra={"pod": key, "error": str(exc)[:API_ANSWER_LIMIT]})
 
     def pending(self) -> list[tuple[str, Trigger]]:

@@ -46,15 +46,17 @@ def children_of(pid: int) -> list[int]:
 
 def test_up_announces_the_stack_and_stops_every_process_on_sigterm(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    with subprocess.Popen([sys.executable, "-m", "spillway.cli", "up", "--state-dir", str(state)],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
-        stack = announced_then_stopped(proc, state)
+    with (tmp_path / "up.stderr").open("w") as progress, subprocess.Popen(
+            [sys.executable, "-m", "spillway.cli", "up", "--state-dir", str(state)],
+            stdout=subprocess.PIPE, stderr=progress, text=True) as proc:
+        stack = announced_then_stopped(proc, state, tmp_path / "up.stderr")
     time.sleep(0.5)
     assert [pid for pid in stack if alive(pid)] == []
 
 
-def announced_then_stopped(proc: subprocess.Popen[str], state: Path) -> list[int]:
-    """Read the announcement, check it, SIGTERM; returns the pids the stack ran."""
+def announced_then_stopped(proc: subprocess.Popen[str], state: Path, progress: Path | None = None) -> list[int]:
+    """Read the announcement, check it, SIGTERM; returns the pids the stack ran. When it never
+    says ready, the assertion shows the end of `progress` (its stderr) and of the services' logs."""
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 90
@@ -66,7 +68,7 @@ def announced_then_stopped(proc: subprocess.Popen[str], state: Path) -> list[int
             lines.append(line.rstrip())
             if line.strip() == "ready":
                 break
-        assert lines and lines[-1] == "ready", lines
+        assert lines and lines[-1] == "ready", (lines, _tails(progress, *sorted((state / "logs").glob("*.log"))))
         announced = dict(line.split(": ", 1) for line in lines[:-1] if ": " in line)
         assert Path(announced["kubeconfig"]) == state.resolve() / "kubeconfig"
         assert announced["nats"].startswith("nats://127.0.0.1:")
@@ -84,6 +86,11 @@ def announced_then_stopped(proc: subprocess.Popen[str], state: Path) -> list[int
             proc.kill()
             proc.wait()
     return stack
+
+
+def _tails(*paths: Path | None, lines: int = 15) -> dict[str, list[str]]:
+    return {path.name: path.read_text(errors="replace").splitlines()[-lines:]
+            for path in paths if path is not None and path.exists()}
 
 
 def cmdline(pid: int) -> list[str]:

@@ -175,3 +175,22 @@ async def test_a_table_list_pages_too(sandbox: Sandbox) -> None:
         headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
     assert status == 200 and body["kind"] == "Table" and len(body["rows"]) == 1
     assert body["metadata"]["continue"] and body["metadata"]["remainingItemCount"] == 1
+
+
+async def test_a_metadata_list_pages_and_carries_only_each_items_metadata(sandbox: Sandbox) -> None:
+    """What a metadata informer asks for: PartialObjectMetadataList, items without spec or status."""
+    await _create(sandbox, "default", "p1", "p2", labels={"app": "web"})
+    accept = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
+    status, body, _ = await Raw(sandbox).request("GET", "/api/v1/namespaces/default/pods?limit=1", headers=accept)
+    assert status == 200
+    assert (body["kind"], body["apiVersion"], body["metadata"]["remainingItemCount"]) == (
+        "PartialObjectMetadataList", "meta.k8s.io/v1", 1)
+    [item] = body["items"]
+    assert set(item) == {"kind", "apiVersion", "metadata"} and item["kind"] == "PartialObjectMetadata"
+    stored = sandbox.store.get("pods", "default", "p1")["metadata"]
+    assert item["metadata"] == stored and item["metadata"]["labels"] == {"app": "web"}
+    status, one, _ = await Raw(sandbox).request(
+        "GET", "/api/v1/namespaces/default/pods/p2",
+        headers={"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"})
+    assert status == 200 and one == {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                     "metadata": sandbox.store.get("pods", "default", "p2")["metadata"]}

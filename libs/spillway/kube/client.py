@@ -27,6 +27,8 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+"""The Accept of a LIST that wants only each item's metadata (what metadata informers ask for)."""
 
 _encoder = msgspec.json.Encoder()
 PAGE_SIZE = 500
@@ -133,12 +135,13 @@ class KubeClient:
         body: Any = None,
         content_type: str = JSON,
         request_timeout: float | None = 30.0,
+        accept: str = JSON,
     ) -> bytes:
         """One API call; returns the response body, raises a KubeError subclass on non-2xx."""
         data: bytes | None = None
         if body is not None:
             data = body if isinstance(body, bytes) else _encoder.encode(body)
-        headers = await self._headers(content_type if data is not None else None)
+        headers = await self._headers(content_type if data is not None else None, accept)
         session = self._session
         client_timeout = aiohttp.ClientTimeout(total=request_timeout)
         # aiohttp sends a body over 1 MiB given as bytes in one write (and warns); a stream goes in chunks
@@ -186,6 +189,7 @@ class KubeClient:
     async def list_pages(
         self, path: str, params: Mapping[str, str | int | bool] | None = None, *,
         page_size: int = PAGE_SIZE, max_items: int = MAX_LIST_ITEMS, request_timeout: float | None = 60.0,
+        metadata_only: bool = False,
     ) -> AsyncIterator[ListPage]:
         """LIST a collection `page_size` items at a time (`limit`/`continue`), yielding each page as
         it arrives with its items still raw, so a caller applies a page and lets it go: memory stays
@@ -195,7 +199,9 @@ class KubeClient:
         resourceVersion); when the server compacted it before the last page, `ContinueExpired` (a
         `Gone`) is raised: the pages already yielded are of a snapshot that can no longer be finished.
         More than `max_items` items, or a server handing back the token it was given, raises
-        KubeError: a list that long is a broken server, not a cluster."""
+        KubeError: a list that long is a broken server, not a cluster. With `metadata_only` each item
+        is a PartialObjectMetadata (its `metadata` alone): a fraction of a whole pod's bytes."""
+        accept = METADATA_LIST if metadata_only else JSON
         token = ""
         listed = 0
         while True:
@@ -205,7 +211,7 @@ class KubeClient:
             if token:
                 query["continue"] = token
             try:
-                raw = await self.request("GET", path, params=query, request_timeout=request_timeout)
+                raw = await self.request("GET", path, params=query, request_timeout=request_timeout, accept=accept)
             except Gone as exc:
                 if not token:
                     raise

@@ -189,6 +189,10 @@ class ResourceApi:
                 table = tables.table(rt.plural, page.items, page.resource_version, q.get("includeObject", "Metadata"))
                 table["metadata"] = page.metadata()
                 return json_response(table)
+            if tables.wants_metadata(accept):
+                return json_response({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                                      "metadata": page.metadata(),
+                                      "items": [tables.metadata_only(item) for item in page.items]})
             return json_response({"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
                                   "metadata": page.metadata(), "items": page.items})
         if verb == "get":
@@ -200,6 +204,8 @@ class ResourceApi:
             if tables.wants_table(accept):
                 return json_response(tables.table(rt.plural, [obj], obj["metadata"].get("resourceVersion", ""),
                                                   q.get("includeObject", "Metadata")))
+            if tables.wants_metadata(accept):
+                return json_response(tables.metadata_only(obj))
             return json_response(obj)
         if verb == "create":
             body = await read_body(request)

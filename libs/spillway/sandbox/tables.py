@@ -19,6 +19,16 @@ def wants_table(accept: str) -> bool:
     return "as=Table" in accept
 
 
+def wants_metadata(accept: str) -> bool:
+    """`as=PartialObjectMetadata` (one object) or `as=PartialObjectMetadataList` (a list): only
+    each object's metadata, as the metadata informers of controllers ask for it."""
+    return "as=PartialObjectMetadata" in accept
+
+
+def metadata_only(obj: Obj) -> Obj:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
 def _age(ts: str | None, now: float) -> str:
     if not ts:
         return "<unknown>"
@@ -178,7 +188,7 @@ def _partial(obj: Obj, include: str) -> Obj | None:
         return None
     if include == "Object":
         return obj
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+    return metadata_only(obj)
 
 
 def table(plural: str, objs: list[Obj], resource_version: str, include: str = "Metadata",

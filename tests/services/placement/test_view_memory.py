@@ -13,6 +13,7 @@ from spillway.kube import KubeClient
 from spillway.model.kube import Node, Pod, from_builtins, local_pod_view
 from spillway.policy import PolicyOptions
 from spillway.sandbox import Sandbox
+from tests.fixtures.clock import FakeClock
 from tests.sandbox.helpers import node, pod
 from tests.services.conftest import super_node_body
 
@@ -24,9 +25,11 @@ def _replica(name: str, node_name: str = "") -> Pod:
     return from_builtins(body, Pod)
 
 
+@pytest.mark.parametrize("read_one_by_one", [100, 1], ids=["pods-read-one-by-one", "pods-read-in-a-list"])
 async def test_a_refresh_pages_keeps_local_pods_as_views_and_the_newer_pods_of_the_bus(
-        sandbox: Sandbox, kube: KubeClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        sandbox: Sandbox, kube: KubeClient, monkeypatch: pytest.MonkeyPatch, read_one_by_one: int) -> None:
     monkeypatch.setattr(decider_module, "PAGE_SIZE", 2)
+    monkeypatch.setattr(decider_module, "READ_ONE_BY_ONE", read_one_by_one)
     for body in (node("idc-1"), super_node_body("subnet-a")):
         await sandbox.store.create("nodes", body)
     for name, node_name in (("a", "idc-1"), ("b", "idc-1"), ("c", "eklet-subnet-a"), ("d", "")):
@@ -41,9 +44,11 @@ async def test_a_refresh_pages_keeps_local_pods_as_views_and_the_newer_pods_of_t
     view.upsert_pod(gone)
     view.upsert_pod(arrived)
 
+    clock = FakeClock(auto_advance=True)
     decider = Decider(view, client=kube, bus=None, recorder=None,  # type: ignore[arg-type]  # the API only
-                      options=PolicyOptions())
+                      options=PolicyOptions(), clock=clock)
     await decider.refresh_pods()
+    assert sum(clock.slept) == decider_module.BUS_PATIENCE  # the bus brought none of the four: waited, then read
 
     assert sorted(view.pods) == ["default/a", "default/arrived", "default/b", "default/c", "default/d"]
     api = {p["metadata"]["name"]: from_builtins(p, Pod) for p in sandbox.store.list("pods", "default")[0]}
@@ -55,6 +60,40 @@ async def test_a_refresh_pages_keeps_local_pods_as_views_and_the_newer_pods_of_t
     await sandbox.store.create("pods", pod("e"), namespace="default")
     await decider.refresh_pods()  # a pod held at its listed version is not decoded or replaced again
     assert all(view.pods[key] is pod_ for key, pod_ in held.items()) and "default/e" in view.pods
+
+
+class BusArriving(FakeClock):
+    """Virtual time in which, at every look, the bus brings the next pod it owes the view."""
+
+    def __init__(self, view: ClusterView, owed: list[Pod]) -> None:
+        super().__init__(auto_advance=True)
+        self.view, self.owed = view, owed
+        self.brought: dict[str, Pod] = {}  # as the view stored each
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds)
+        if self.owed:
+            self.view.upsert_pod(self.owed.pop(0))
+            self.brought.update(self.view.pods)
+
+
+async def test_a_new_leader_waits_for_the_bus_instead_of_reading_every_pod_again(
+        sandbox: Sandbox, kube: KubeClient) -> None:
+    """A cold start: every pod the API lists is on its way through the watcher. The refresh lists
+    only their metadata and takes the bus's pods as they come; the API is read for none of them."""
+    for name in ("a", "b", "c"):
+        await sandbox.store.create("pods", pod(name), namespace="default")
+    from_bus = [from_builtins(p, Pod) for p in sandbox.store.list("pods", "default")[0]]
+    view = ClusterView()
+    clock = BusArriving(view, list(from_bus))
+    decider = Decider(view, client=kube, bus=None, recorder=None,  # type: ignore[arg-type]  # the API only
+                      options=PolicyOptions(), clock=clock)
+
+    await decider.refresh_pods()
+
+    assert len(clock.slept) == 3  # one look per pod the bus brought
+    assert [view.pods[f"default/{p.metadata.name}"] for p in from_bus] == from_bus
+    assert all(view.pods[key] is stored for key, stored in clock.brought.items())  # never replaced by a read
 
 
 def test_replicas_share_their_equal_parts_and_stay_equal() -> None:
