@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,10 +63,14 @@ class ProvisionerService(Service):
 
 
 def build_service(*, provider_factory: ProviderFactory = provider_from_config,
-                  clock: Callable[[], float] = time.time) -> ProvisionerService:
-    """A cloud-provisioner Service; `provider_factory` and `clock` are seams for tests."""
+                  clock: Callable[[], float] | None = None) -> ProvisionerService:
+    """A cloud-provisioner Service; `provider_factory` and the wall clock are seams for tests (by
+    default the runtime's clock, which every loop of the service runs on too)."""
     service = ProvisionerService()
     state = service.state
+
+    def now() -> float:
+        return clock() if clock is not None else service.ctx.clock.time()
 
     @service.on_startup
     async def start(ctx: Context) -> None:
@@ -85,12 +88,12 @@ def build_service(*, provider_factory: ProviderFactory = provider_from_config,
         resolver = Resolver(client, config, super_nodes(config), node_view)
         recorder = EventRecorder(client, f"spillway-{NAME}", socket.gethostname())
         state.provisioner = Provisioner(config=config, client=client, provider=provider, bus=ctx.bus,
-                                        recorder=recorder, resolver=resolver, naming=naming, clock=clock)
+                                        recorder=recorder, resolver=resolver, naming=naming, clock=now)
         state.elector = LeaderElector(client, config.provisioner.leader_election_namespace, GC_LEASE,
                                       leader_identity(), clock=ctx.clock)
         state.collector = OrphanCollector(client=client, provider=provider, naming=naming,
                                           nodes=super_nodes(config), grace=config.provisioner.gc_grace_seconds,
-                                          interval=config.provisioner.gc_interval_seconds, clock=clock)
+                                          interval=config.provisioner.gc_interval_seconds, clock=now)
 
     # creates are network-bound: let one replica work on many pods at once
     @service.on(m.POD_BOUND, max_deliver=8, ack_wait=10.0, retry=REDELIVERY,

@@ -27,7 +27,6 @@ import functools
 import logging
 import socket
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,17 +127,21 @@ async def _lead(state: NodeStatusState, ctx: Context) -> None:
 
 def build_service(*, provider_factory: ProviderFactory = provider_from_config,
                   probe_factory: ProbeFactory = default_probe,
-                  clock: Callable[[], float] = time.time) -> NodeStatusService:
-    """A node-status Service; the factories and the clock are seams for tests."""
+                  clock: Callable[[], float] | None = None) -> NodeStatusService:
+    """A node-status Service; the factories and the wall clock are seams for tests (by default the
+    runtime's clock, which every loop of the service runs on too)."""
     service = NodeStatusService()
     state = service.state
+
+    def now() -> float:
+        return clock() if clock is not None else service.ctx.clock.time()
 
     async def announce_running(t: Tracked, inst: Instance) -> None:
         """spillway.instance.running, once per pod: the end of its trip into the cloud."""
         meta = t.pod.metadata
         await service.ctx.bus.publish(m.InstanceEvent(
             namespace=meta.namespace, name=meta.name, uid=meta.uid, status="running", eks_ci_id=inst.id,
-            eks_ci_name=inst.name, node=t.pod.spec.node_name, observed_at=clock()), msg_id=f"{meta.uid}:running",
+            eks_ci_name=inst.name, node=t.pod.spec.node_name, observed_at=now()), msg_id=f"{meta.uid}:running",
             retry_for=ANNOUNCE_PUBLISH_SECONDS)
 
     @service.on_startup
@@ -156,10 +159,10 @@ def build_service(*, provider_factory: ProviderFactory = provider_from_config,
         identity = leader_identity()
         nodes = super_nodes_from(config, address, logs.port if logs else 0)
         recorder = EventRecorder(client, f"spillway-{NAME}", socket.gethostname())
-        state.registrar = NodeRegistrar(client, nodes, identity=identity, clock=clock)
+        state.registrar = NodeRegistrar(client, nodes, identity=identity, clock=now)
         state.health = CloudHealth(probe_factory(provider), threshold=ns.cloud_failure_threshold)
         state.sync = PodSync(client=client, provider=provider, naming=naming,
-                             host_ips={n.name: address for n in nodes}, recorder=recorder, clock=clock,
+                             host_ips={n.name: address for n in nodes}, recorder=recorder, clock=now,
                              on_running=announce_running)
         state.elector = LeaderElector(client, ns.leader_election_namespace, LEADER_LEASE, identity, clock=ctx.clock)
 
