@@ -16,6 +16,7 @@ constants (capped all the same); workloads are capped at `MAX_WORKLOAD_ROWS` row
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextvars import ContextVar
 
@@ -25,10 +26,11 @@ from spillway.model import messages as m
 from spillway.model.kube import ANNOTATION_LOCAL_REPLICAS, Pod
 from spillway.policy import WorkloadKey
 from spillway.policy.switches import parse_local_replicas
-from spillway.telemetry.fleet import Fleet, PodSizes, PriceTable, WorkloadTally, parse_timestamp, tally
+from spillway.telemetry.fleet import Fleet, FleetCounter, PodSizes, PriceTable, WorkloadTally, parse_timestamp
 from spillway.telemetry.metrics import SLOW_BUCKETS, BoundedValues, counter, gauge, histogram
 
 FLEET_SECONDS = 10.0
+FLEET_SLICE = 200
 MAX_WORKLOAD_ROWS = 100
 MAX_COST_GAP_SECONDS = 60.0
 TRIGGERS = ("gated", "unschedulable")
@@ -127,23 +129,32 @@ class FleetReporter:
         self._counted: set[tuple[str, str, str]] = set()
         self._last: float | None = None
         self._reporting = False
-        view.pod_listeners.append(self._forget_size)
+        view.pod_listeners.append(self._track_size)
 
-    def _forget_size(self, pod: Pod, deleted: bool) -> None:
+    def _track_size(self, pod: Pod, deleted: bool) -> None:
+        """Size a cloud pod as the view learns of it and forget it when it goes: a round then
+        sizes nothing (sizing every pod that came in 10 seconds at once paused placement for tens
+        of milliseconds in a steady stream of cloud pods)."""
         if deleted:
             self.sizes.forget(pod.metadata.uid)
+            return
+        node = self.view.nodes.get(pod.spec.node_name) if pod.spec.node_name else None
+        if node is not None and node.is_super_node():
+            self.sizes.of(pod)
 
     async def run(self, liveness: Liveness | None = None) -> None:
         await every("fleet metrics", FLEET_SECONDS, self._round, clock=self.clock, liveness=liveness)
 
     async def _round(self) -> None:
-        self.report()
+        await self.report()
 
-    def fleet(self, now: float) -> Fleet:
+    async def fleet(self, now: float) -> Fleet:
         """`tally` of the view, at the cost of the workloads with pods in the cloud or pending: a
         workload whose pods are all local is a row only when it asks for LOCAL_REPLICAS, and that
         row is its local count from the view's tallies (a big IDC's local pods are most of its
-        pods, and counting them every round paused placement for 100 ms at 50,000)."""
+        pods, and counting them every round paused placement for 100 ms at 50,000). The pods are
+        counted FLEET_SLICE at a time, the event loop free in between: 3,000 cloud pods counted at
+        once paused every decision for 20-60 ms."""
         view = self.view
         super_nodes = view.super_node_names()
         active: list[Pod] = []
@@ -156,19 +167,27 @@ class FleetReporter:
             pod = view.any_pod(workload)
             if local and pod is not None and ANNOTATION_LOCAL_REPLICAS in pod.metadata.annotations:
                 local_only.append((workload, local, pod))
-        fleet = tally(active, view.nodes.values(), view.workload, self.prices, now, self.sizes)
+        counter = FleetCounter(list(view.nodes.values()), view.workload, self.prices, self.sizes)
+        for index, pod in enumerate(active):
+            counter.add(pod)
+            if index % FLEET_SLICE == FLEET_SLICE - 1:
+                await asyncio.sleep(0)
+        fleet = counter.result(now)
         for workload, local, pod in local_only:
             fleet.workloads[workload] = WorkloadTally(workload, local=local, local_replicas=parse_local_replicas(
                 pod.metadata.annotations.get(ANNOTATION_LOCAL_REPLICAS)).value)
         return fleet
 
-    def report(self) -> Fleet | None:
+    async def report(self) -> Fleet | None:
         """One round: the gauges from the view while leading (returns the fleet), else withdrawn."""
         if not (self.leading() and self.view.synced.is_set()):
             self._withdraw()
             return None
         now = self.clock.time()
-        fleet = self.fleet(now)
+        fleet = await self.fleet(now)
+        if not self.leading():  # lost the lease while counting
+            self._withdraw()
+            return None
         rows = fleet.bounded_workloads(self.limit)
         self._accrue({workload_labels(row): row.cost_per_hour for row in rows})
         for metric in LABELLED:

@@ -6,6 +6,7 @@ One table serves the translation (pod → smallest spec that fits) and the polic
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -53,6 +54,11 @@ def _fmt(x: Fraction) -> str:
     return str(int(x)) if x.denominator == 1 else str(float(x))
 
 
+_SPECS_ASCENDING: tuple[tuple[Fraction, tuple[Fraction, ...]], ...] = tuple(
+    (cpu, tuple(sorted(Fraction(m) for m in memories))) for cpu, memories in sorted(SPEC_TABLE.items()))
+"""SPEC_TABLE in the order `smallest_fitting_spec` walks it: by cpu, each cpu's memories ascending."""
+
+
 def is_valid_spec(cpu: float | Fraction, memory_gib: float | Fraction) -> bool:
     """True when the API accepts this exact Cpu/Memory pair."""
     cpu_f = Fraction(cpu).limit_denominator(1000)
@@ -60,15 +66,17 @@ def is_valid_spec(cpu: float | Fraction, memory_gib: float | Fraction) -> bool:
     return cpu_f in SPEC_TABLE and mem_f in {Fraction(m) for m in SPEC_TABLE[cpu_f]}
 
 
+@functools.lru_cache(maxsize=1024)
 def smallest_fitting_spec(cpu: Fraction, memory_gib: Fraction) -> InstanceSpec | None:
     """The smallest spec with cpu ≥ `cpu` whose memory range holds `memory_gib`, raising memory
-    to the range minimum; None when even the largest spec is too small (not eligible)."""
+    to the range minimum; None when even the largest spec is too small (not eligible). Remembered:
+    a cluster's pods come in a few sizes, and every decision and every cloud pod's cost asks."""
     if cpu == 0 and memory_gib == 0:
         cpu, memory_gib = DEFAULT_CPU, DEFAULT_MEMORY_GIB
-    for spec_cpu in sorted(SPEC_TABLE):
+    for spec_cpu, memories in _SPECS_ASCENDING:
         if spec_cpu < cpu:
             continue
-        for mem in sorted(Fraction(m) for m in SPEC_TABLE[spec_cpu]):
+        for mem in memories:
             if mem >= memory_gib:
                 return InstanceSpec(spec_cpu, mem)
     return None
@@ -89,6 +97,8 @@ def smallest_fitting_spec(cpu: Fraction, memory_gib: Fraction) -> InstanceSpec |
 # number is built, so a hostile value ("1e30000000") costs microseconds, not a 10^30000000 integer.
 
 QUANTITY_MAX_LENGTH = 64
+PARSED_QUANTITIES = 4096
+"""Quantity texts remembered once parsed (the most recent win): a bounded table of ≤ 64-character keys."""
 """Longer texts are refused. Canonical quantities (what kube-apiserver stores) are ≤ 30 characters."""
 QUANTITY_MAX = Fraction(2**63 - 1)
 """kube's cap: larger values parse as this."""
@@ -134,6 +144,13 @@ def parse_quantity(text: str | int | float) -> Fraction:
         text = repr(text)  # "1e+300", "0.5": both in the grammar
     if len(text) > QUANTITY_MAX_LENGTH:
         raise QuantityError(f"invalid quantity {show_value(text)}: longer than {QUANTITY_MAX_LENGTH} characters")
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=PARSED_QUANTITIES)
+def _parse_text(text: str) -> Fraction:
+    """A quantity text at most QUANTITY_MAX_LENGTH long; remembered, since a cluster's pods repeat a
+    few texts ("100m", "128Mi") and every decision and size reads them (a refusal is not remembered)."""
     s = text.strip()  # kube's JSON decoding trims blanks too
     match = _QUANTITY.fullmatch(s)
     if match is None or not (match["int"] or match["frac"]):

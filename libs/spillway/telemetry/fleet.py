@@ -172,23 +172,27 @@ def _pod_capacity(node: Node) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def tally(
-    pods: Iterable[Pod], nodes: Iterable[Node], workload_of: Callable[[Pod], WorkloadKey], prices: PriceTable,
-    now: float, sizes: PodSizes | None = None,
-) -> Fleet:
-    """Count `pods` by workload and super node (`nodes`: any nodes; the super nodes are picked
-    out); `workload_of` names a pod's workload; `now` (epoch seconds) ages the pending pods."""
-    sizes = sizes if sizes is not None else PodSizes()
-    fleet = Fleet()
-    for node in nodes:
-        if node.is_super_node():
-            name = node.metadata.name
-            fleet.super_nodes[name] = SuperNodeTally(name, node_zone(node), node.is_ready(), _pod_capacity(node))
-    oldest: float | None = None
-    for pod in pods:
+class FleetCounter:
+    """`tally` one pod at a time, so a caller on an event loop can pause between pods."""
+
+    def __init__(self, nodes: Iterable[Node], workload_of: Callable[[Pod], WorkloadKey], prices: PriceTable,
+                 sizes: PodSizes | None = None) -> None:
+        self.workload_of = workload_of
+        self.prices = prices
+        self.sizes = sizes if sizes is not None else PodSizes()
+        self.fleet = Fleet()
+        self.oldest: float | None = None
+        for node in nodes:
+            if node.is_super_node():
+                name = node.metadata.name
+                self.fleet.super_nodes[name] = SuperNodeTally(name, node_zone(node), node.is_ready(),
+                                                              _pod_capacity(node))
+
+    def add(self, pod: Pod) -> None:
         if pod.is_terminating() or pod.is_finished():
-            continue
-        workload = workload_of(pod)
+            return
+        fleet = self.fleet
+        workload = self.workload_of(pod)
         entry = fleet.workloads.get(workload)
         if entry is None:
             entry = fleet.workloads[workload] = WorkloadTally(workload)
@@ -196,8 +200,8 @@ def tally(
         node_name = pod.spec.node_name
         super_node = fleet.super_nodes.get(node_name) if node_name else None
         if super_node is not None:
-            cores, memory = sizes.of(pod)
-            cost = cores * prices.vcpu_hour + memory / GIB * prices.memory_gib_hour
+            cores, memory = self.sizes.of(pod)
+            cost = cores * self.prices.vcpu_hour + memory / GIB * self.prices.memory_gib_hour
             entry.cloud += 1
             entry.cloud_cpu_cores += cores
             entry.cloud_memory_bytes += memory
@@ -213,7 +217,22 @@ def tally(
             if pod.is_gated_by(PLACEMENT_GATE) or pod.awaiting_decision():
                 fleet.awaiting_decision += 1
                 created = parse_timestamp(pod.metadata.creation_timestamp)
-                if created is not None and (oldest is None or created < oldest):
-                    oldest = created
-    fleet.oldest_awaiting_seconds = max(0.0, now - oldest) if oldest is not None else 0.0
-    return fleet
+                if created is not None and (self.oldest is None or created < self.oldest):
+                    self.oldest = created
+
+    def result(self, now: float) -> Fleet:
+        """The fleet counted so far; `now` (epoch seconds) ages the pending pods."""
+        self.fleet.oldest_awaiting_seconds = max(0.0, now - self.oldest) if self.oldest is not None else 0.0
+        return self.fleet
+
+
+def tally(
+    pods: Iterable[Pod], nodes: Iterable[Node], workload_of: Callable[[Pod], WorkloadKey], prices: PriceTable,
+    now: float, sizes: PodSizes | None = None,
+) -> Fleet:
+    """Count `pods` by workload and super node (`nodes`: any nodes; the super nodes are picked
+    out); `workload_of` names a pod's workload; `now` (epoch seconds) ages the pending pods."""
+    counter = FleetCounter(nodes, workload_of, prices, sizes)
+    for pod in pods:
+        counter.add(pod)
+    return counter.result(now)
