@@ -97,9 +97,9 @@ def smallest_fitting_spec(cpu: Fraction, memory_gib: Fraction) -> InstanceSpec |
 # number is built, so a hostile value ("1e30000000") costs microseconds, not a 10^30000000 integer.
 
 QUANTITY_MAX_LENGTH = 64
+"""Longer texts are refused. Canonical quantities (what kube-apiserver stores) are ≤ 30 characters."""
 PARSED_QUANTITIES = 4096
 """Quantity texts remembered once parsed (the most recent win): a bounded table of ≤ 64-character keys."""
-"""Longer texts are refused. Canonical quantities (what kube-apiserver stores) are ≤ 30 characters."""
 QUANTITY_MAX = Fraction(2**63 - 1)
 """kube's cap: larger values parse as this."""
 QUANTITY_RESOLUTION = Fraction(1, 10**9)
