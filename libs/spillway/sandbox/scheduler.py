@@ -33,7 +33,7 @@ from spillway.sandbox import scheduling
 from spillway.sandbox.controllers.base import feed
 from spillway.sandbox.errors import ApiError
 from spillway.sandbox.scheduling import NodeInfo, Port
-from spillway.sandbox.semantics import rfc3339
+from spillway.sandbox.semantics import not_scheduled, rfc3339
 from spillway.sandbox.store import Store
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ class Scheduler:
         self.evaluations += 1
         spec = pod.get("spec") or {}
         if spec.get("schedulingGates"):
-            await self._set_condition(pod, "SchedulingGated", scheduling.GATED_MESSAGE)
+            await self._set_condition(pod, scheduling.GATED_REASON, scheduling.GATED_MESSAGE)
             return
         placement = scheduling.schedule(spec, self.nodes)
         if placement.node is None:
@@ -226,8 +226,7 @@ class Scheduler:
                     and cond.get("reason") == reason and cond.get("message") == message:
                 return False
         meta = pod["metadata"]
-        condition = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
-                     "lastProbeTime": None, "lastTransitionTime": rfc3339(self.store.clock())}
+        condition = not_scheduled(reason, message, self.store.clock())
         try:
             await self.store.patch("pods", meta["namespace"], meta["name"], {"status": {"conditions": [condition]}},
                                    "application/strategic-merge-patch+json", subresource="status",

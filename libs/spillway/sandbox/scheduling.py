@@ -27,6 +27,7 @@ REASON_PORTS = "node(s) didn't have free ports for the requested pod ports"
 REASON_TOO_MANY_PODS = "Too many pods"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 NO_VICTIMS = "No preemption victims found for incoming pod"
+GATED_REASON = "SchedulingGated"
 GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates"
 NO_NODES = "no nodes available to schedule pods"
 DEFAULT_MILLI_CPU = 100  # scoring only (schedutil.DefaultMilliCPURequest)

@@ -10,7 +10,7 @@ from typing import Any
 
 from spillway.sandbox import events_view, pdb_rules, pod_rules, validation
 from spillway.sandbox.resources import ResourceType, resource
-from spillway.sandbox.scheduling import GATED_MESSAGE
+from spillway.sandbox.scheduling import GATED_MESSAGE, GATED_REASON
 
 Obj = dict[str, Any]
 # Status fields the Go types always serialise (no omitempty), so clients' models require them.
@@ -73,8 +73,13 @@ def prepare_admitted(rt: ResourceType, obj: Obj, now: float) -> None:
     if not isinstance(conditions, list) or any(isinstance(c, dict) and c.get("type") == "PodScheduled"
                                                for c in conditions):
         return
-    conditions.append({"type": "PodScheduled", "status": "False", "reason": "SchedulingGated",
-                       "message": GATED_MESSAGE, "lastProbeTime": None, "lastTransitionTime": rfc3339(now)})
+    conditions.append(not_scheduled(GATED_REASON, GATED_MESSAGE, now))
+
+
+def not_scheduled(reason: str, message: str, now: float) -> Obj:
+    """The PodScheduled=False condition of a pod the scheduler does not place, and why."""
+    return {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
+            "lastProbeTime": None, "lastTransitionTime": rfc3339(now)}
 
 
 def validate(rt: ResourceType, obj: Obj, *, creating: bool = False) -> None:
