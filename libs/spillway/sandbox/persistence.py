@@ -107,9 +107,22 @@ def _objects(lines: Iterable[bytes], sharing: SubtreeSharing) -> Iterator[tuple[
 def write(data_dir: Path, resource_version: int, objects: Iterable[tuple[str, Obj]]) -> None:
     """Replace the snapshot atomically (a crash mid-write leaves the previous one), one object per line."""
     with _replacing(data_dir) as out:
-        out.write(_encode({"resourceVersion": resource_version}) + b"\n")
-        for bucket, obj in objects:
-            out.write(_encode((bucket, obj)) + b"\n")
+        out.write(_header(resource_version))
+        for item in objects:
+            out.write(_line(item))
+
+
+def _header(resource_version: int) -> bytes:
+    return _encode({"resourceVersion": resource_version}) + b"\n"
+
+
+def _line(item: tuple[str, Obj]) -> bytes:
+    return _encode(item) + b"\n"
+
+
+def _tmp(data_dir: Path) -> Path:
+    """Where a snapshot is written before it replaces the last one."""
+    return data_dir / (SNAPSHOT + ".tmp")
 
 
 def save(store: Store, data_dir: Path) -> None:
@@ -125,14 +138,14 @@ async def save_in_steps(store: Store, data_dir: Path, step: int = 500) -> None:
     otherwise stop the server for a quarter of a second at 20,000 pods."""
     rv, objects = store.rv, list(store.objects())
     store.dirty = False
-    tmp = data_dir / (SNAPSHOT + ".tmp")
+    tmp = _tmp(data_dir)
     try:
         await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
         out = await asyncio.to_thread(tmp.open, "wb")
         try:
-            await asyncio.to_thread(out.write, _encode({"resourceVersion": rv}) + b"\n")
+            await asyncio.to_thread(out.write, _header(rv))
             for start in range(0, len(objects), step):
-                chunk = b"".join(_encode(item) + b"\n" for item in objects[start:start + step])
+                chunk = b"".join(_line(item) for item in objects[start:start + step])
                 await asyncio.to_thread(out.write, chunk)
         finally:
             await asyncio.to_thread(out.close)
@@ -147,7 +160,7 @@ async def save_in_steps(store: Store, data_dir: Path, step: int = 500) -> None:
 def _replacing(data_dir: Path) -> Iterator[IO[bytes]]:
     """A file that becomes the snapshot once written in full."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = data_dir / (SNAPSHOT + ".tmp")
+    tmp = _tmp(data_dir)
     with tmp.open("wb") as out:
         yield out
     os.replace(tmp, data_dir / SNAPSHOT)
