@@ -68,9 +68,7 @@ def build_service(*, provider_factory: ProviderFactory = provider_from_config,
     default the runtime's clock, which every loop of the service runs on too)."""
     service = ProvisionerService()
     state = service.state
-
-    def now() -> float:
-        return clock() if clock is not None else service.ctx.clock.time()
+    now = clock or service.wall_time
 
     @service.on_startup
     async def start(ctx: Context) -> None:

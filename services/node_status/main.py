@@ -132,9 +132,7 @@ def build_service(*, provider_factory: ProviderFactory = provider_from_config,
     runtime's clock, which every loop of the service runs on too)."""
     service = NodeStatusService()
     state = service.state
-
-    def now() -> float:
-        return clock() if clock is not None else service.ctx.clock.time()
+    now = clock or service.wall_time
 
     async def announce_running(t: Tracked, inst: Instance) -> None:
         """spillway.instance.running, once per pod: the end of its trip into the cloud."""

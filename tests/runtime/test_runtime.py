@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
+import pytest
 
 from spillway.bus import Bus
 from spillway.config import parse_config
@@ -205,3 +207,19 @@ async def test_a_stop_during_a_waiting_startup_hook_ends_it_and_runs_the_shutdow
     assert await asyncio.wait_for(serving, 10) == 0
     assert cancelled.is_set() and shut_down.is_set()
     assert not runtime.is_ready()
+
+
+
+def test_a_services_wall_time_is_its_runtimes_clock() -> None:
+    """Builders hand `service.wall_time` where a `() -> float` clock is wanted: it reads the
+    clock of the context bound at startup, the one the service's loops run on."""
+    service = Service("clocked")
+    wall = service.wall_time
+    with pytest.raises(RuntimeError):
+        wall()  # not running yet
+    clock = FakeClock(wall_start=1_800_000_000.0)
+    config = parse_config({"nats": {"url": "nats://127.0.0.1:4222"}}, env={})
+    service.bind(Context("clocked", config, None, logging.getLogger("clocked"),  # type: ignore[arg-type]  # no bus
+                         clock=clock))
+    clock.advance(5.0)
+    assert wall() == 1_800_000_005.0

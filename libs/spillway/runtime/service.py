@@ -134,6 +134,11 @@ class Service:
             raise RuntimeError(f"service {self.name!r} is not running")
         return self._ctx
 
+    def wall_time(self) -> float:
+        """Epoch seconds on the runtime's clock, the one every loop of the service runs on (pass
+        `service.wall_time` where a plain `() -> float` clock is wanted; it reads the clock when called)."""
+        return self.ctx.clock.time()
+
     def bind(self, ctx: Context | None) -> None:
         """Called by the runtime at startup and shutdown."""
         self._ctx = ctx
